@@ -1,0 +1,19 @@
+//! # cement-ext
+//!
+//! Cache handler extensions for [`cement`], one cargo feature and one module each:
+//!
+//! | feature | extension label | handler |
+//! |---|---|---|
+//! | `memcached` | `"memcached"` | `memcached::MemcachedCacheHandler` (label `"memcached"`) |
+//! | `redis` | `"redis"` | `redis::RedisCacheHandler` (label `"redis"`) |
+//!
+//! An app loads an extension by label, `#[app(extensions = ["redis"], cache_handler = "redis")]`,
+//! or from its config file (`[myapp] extensions = ["redis"]`, `cache_handler = "redis"`).
+//! `#[derive(App)]` links this crate by itself when the app's package depends on it; when the
+//! app is built from another package, add `use cement_ext as _;` once so that its registrations
+//! are linked.
+
+#[cfg(feature = "memcached")]
+pub mod memcached;
+#[cfg(feature = "redis")]
+pub mod redis;

@@ -1,0 +1,69 @@
+//! Attribute names, keys and hook names, each named once (serde_derive's `symbol.rs`).
+
+use std::fmt::{self, Display};
+
+use proc_macro2::Ident;
+
+/// A name the macros accept, and how its use is written (shown in error messages).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Symbol {
+    pub(crate) name: &'static str,
+    pub(crate) syntax: &'static str,
+}
+
+const fn symbol(name: &'static str, syntax: &'static str) -> Symbol {
+    Symbol { name, syntax }
+}
+
+/// The derive's helper attribute: `#[app(...)]`.
+pub(crate) const APP: &str = "app";
+/// The attribute macro: `#[cache_handler(...)]`.
+pub(crate) const CACHE_HANDLER_ATTR: &str = "cache_handler";
+
+pub(crate) const LABEL: Symbol = symbol("label", "label = \"...\"");
+pub(crate) const CONFIG_DEFAULTS: Symbol =
+    symbol("config_defaults", "config_defaults = my_defaults");
+pub(crate) const EXTENSIONS: Symbol = symbol("extensions", "extensions = [\"memcached\", ...]");
+pub(crate) const CACHE_HANDLER: Symbol = symbol("cache_handler", "cache_handler = \"...\"");
+pub(crate) const HANDLERS: Symbol = symbol("handlers", "handlers = [MyCacheHandler, ...]");
+pub(crate) const HOOKS: Symbol = symbol("hooks", "hooks = [(post_setup, my_hook), ...]");
+pub(crate) const CONFIG_FILES: Symbol =
+    symbol("config_files", "config_files = [\"app.toml\", ...]");
+pub(crate) const EXTENSION: Symbol = symbol("extension", "extension = \"...\"");
+
+/// Keys of `#[app(...)]`, in the order the docs list them.
+pub(crate) const APP_KEYS: &[Symbol] = &[
+    LABEL,
+    CONFIG_DEFAULTS,
+    EXTENSIONS,
+    CACHE_HANDLER,
+    HANDLERS,
+    HOOKS,
+    CONFIG_FILES,
+];
+
+/// Keys of `#[cache_handler(...)]`.
+pub(crate) const HANDLER_KEYS: &[Symbol] = &[LABEL, EXTENSION, CONFIG_DEFAULTS];
+
+/// The hooks of `hooks = [(name, f)]`, in the order they run; each is a constructor of
+/// `cement::Hook` and must match `cement::Hook::NAMES`.
+pub(crate) const HOOK_NAMES: &[&str] = &[
+    "pre_setup",
+    "post_setup",
+    "pre_run",
+    "post_run",
+    "pre_close",
+    "post_close",
+];
+
+impl PartialEq<Symbol> for Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        self == word.name
+    }
+}
+
+impl Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}

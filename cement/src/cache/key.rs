@@ -1,0 +1,250 @@
+//! Key handling for every handler, in one place: the app prefix, then the handler's key rules.
+//!
+//! The [`Cache`](crate::cache::Cache) facade turns the caller's key into the *wire key* that a
+//! [`CacheHandler`](crate::cache::CacheHandler) receives:
+//!
+//! 1. the handler section's `prefix` (default `"<app label>:"`) is put in front, so apps that
+//!    share a server never collide;
+//! 2. if the handler declares [`KeyRules`] and the prefixed key breaks them (too long, or it
+//!    holds whitespace or control characters), it is mapped to a *safe* key: a readable head
+//!    (unsafe bytes replaced by `_`) followed by [`MAPPED_MARKER`] and a 128-bit SHA-256
+//!    digest of the whole prefixed key.
+//!
+//! The mapping is injective: a key is sent as it is only if it obeys the rules *and* does not
+//! contain the marker, while every mapped key contains it, so a raw key can never equal a mapped
+//! one, and two mapped keys collide only if SHA-256 does. No key can carry a protocol command
+//! to a handler that declares its rules.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+/// The marker that separates a mapped key's readable head from its digest.
+pub const MAPPED_MARKER: &str = "#~";
+
+/// Number of hex characters of the digest in a mapped key (128 bits).
+const DIGEST_HEX_LEN: usize = 32;
+
+/// What keys a handler's backend accepts. Handlers declare it with
+/// [`CacheHandler::key_rules`](crate::cache::CacheHandler::key_rules).
+///
+/// ```
+/// use cement::cache::KeyRules;
+///
+/// let rules = KeyRules::MEMCACHED;
+/// assert_eq!(rules.max_len, Some(250));
+/// let wire = rules.wire_key("myapp:", "a key with spaces\r\nflush_all").unwrap();
+/// assert!(wire.len() <= 250);
+/// assert!(!wire.bytes().any(|b| b <= b' ' || b == 0x7f));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRules {
+    /// Longest key the backend accepts, in bytes. `None`: no limit.
+    pub max_len: Option<usize>,
+    /// Whether the backend needs keys without whitespace and control characters (every byte
+    /// above `0x20` and not `0x7f`).
+    pub graphic_only: bool,
+}
+
+impl KeyRules {
+    /// Any UTF-8 string is a valid key (memory, redis).
+    pub const ANY: KeyRules = KeyRules {
+        max_len: None,
+        graphic_only: false,
+    };
+
+    /// memcached's rules: at most 250 bytes, no whitespace or control characters.
+    pub const MEMCACHED: KeyRules = KeyRules {
+        max_len: Some(250),
+        graphic_only: true,
+    };
+
+    /// The wire key for `key` under `prefix`: `prefix + key` when that obeys these rules,
+    /// otherwise the deterministic mapped form described in the [module docs](self).
+    ///
+    /// Fails with [`Error::InvalidKey`](crate::Error::InvalidKey) only when `max_len` is too
+    /// small to hold even a mapped key (less than 34 bytes).
+    pub fn wire_key<'a>(&self, prefix: &str, key: &'a str) -> crate::Result<Cow<'a, str>> {
+        let full_len = prefix.len() + key.len();
+        let fits = self.max_len.is_none_or(|max| full_len <= max);
+        let clean = !self.graphic_only || (is_graphic(prefix) && is_graphic(key));
+        let restricted = self.max_len.is_some() || self.graphic_only;
+        // Under restrictive rules, a key that could be mistaken for a mapped one (or is empty,
+        // which such backends refuse) is mapped too: that keeps the mapping injective.
+        let ambiguous = restricted
+            && (full_len == 0
+                || prefix.contains(MAPPED_MARKER)
+                || key.contains(MAPPED_MARKER)
+                || joins_marker(prefix, key));
+        if fits && clean && !ambiguous {
+            return Ok(if prefix.is_empty() {
+                Cow::Borrowed(key)
+            } else {
+                Cow::Owned(format!("{prefix}{key}"))
+            });
+        }
+        self.mapped(prefix, key).map(Cow::Owned)
+    }
+
+    fn mapped(&self, prefix: &str, key: &str) -> crate::Result<String> {
+        let tail = MAPPED_MARKER.len() + DIGEST_HEX_LEN;
+        let max = self.max_len.unwrap_or(usize::MAX);
+        if max < tail {
+            return Err(crate::Error::InvalidKey {
+                key: shorten(key),
+                reason: format!("the handler allows keys of at most {max} bytes, too short for cement's key mapping ({tail} bytes)"),
+            });
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(prefix.as_bytes());
+        hasher.update(key.as_bytes());
+        let digest = hasher.finalize();
+        // Readable head: prefix + key with unsafe characters replaced, cut at a char boundary.
+        let budget = (max - tail).min(64);
+        let mut out = String::with_capacity(budget + tail);
+        for c in prefix.chars().chain(key.chars()) {
+            let c = if self.graphic_only && (c.is_whitespace() || c.is_control()) {
+                '_'
+            } else {
+                c
+            };
+            if out.len() + c.len_utf8() > budget {
+                break;
+            }
+            out.push(c);
+        }
+        // A head ending in '#' followed by the marker could be read back ambiguously; keep it plain.
+        while out.ends_with('#') {
+            out.pop();
+        }
+        out.push_str(MAPPED_MARKER);
+        for byte in &digest[..DIGEST_HEX_LEN / 2] {
+            let _ = write!(out, "{byte:02x}");
+        }
+        Ok(out)
+    }
+}
+
+impl Default for KeyRules {
+    fn default() -> Self {
+        KeyRules::ANY
+    }
+}
+
+/// Every byte is a visible, non-space character: ASCII graphic or part of a multi-byte UTF-8
+/// sequence, with Unicode whitespace and control characters excluded too.
+fn is_graphic(s: &str) -> bool {
+    s.chars().all(|c| !c.is_whitespace() && !c.is_control())
+}
+
+/// The marker could also appear across the join of prefix and key (prefix ends with '#', key
+/// starts with '~').
+fn joins_marker(prefix: &str, key: &str) -> bool {
+    prefix.ends_with('#') && key.starts_with('~')
+}
+
+/// A key shortened for error messages.
+pub(crate) fn shorten(key: &str) -> String {
+    const MAX: usize = 80;
+    if key.len() <= MAX {
+        return key.to_string();
+    }
+    let mut end = MAX;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &key[..end], key.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_rules_only_prefix() {
+        assert_eq!(
+            KeyRules::ANY.wire_key("app:", "a b\r\n").unwrap(),
+            "app:a b\r\n"
+        );
+        assert_eq!(KeyRules::ANY.wire_key("", "k").unwrap(), "k");
+    }
+
+    #[test]
+    fn memcached_safe_keys_pass_unchanged() {
+        assert_eq!(
+            KeyRules::MEMCACHED.wire_key("app:", "user:42").unwrap(),
+            "app:user:42"
+        );
+        assert_eq!(
+            KeyRules::MEMCACHED.wire_key("app:", "héllo").unwrap(),
+            "app:héllo"
+        );
+    }
+
+    #[test]
+    fn memcached_unsafe_keys_are_mapped_safely() {
+        let keys = [
+            "a b".to_string(),
+            "x\r\nflush_all".to_string(),
+            "tab\there".to_string(),
+            "nul\0".to_string(),
+            "k".repeat(300),
+            "é".repeat(200),
+            String::new(),
+            "looks#~like a mapped key".to_string(),
+        ];
+        for key in &keys {
+            let wire = KeyRules::MEMCACHED.wire_key("app:", key).unwrap();
+            assert!(wire.len() <= 250, "{wire}");
+            assert!(is_graphic(&wire) && !wire.is_empty(), "{wire:?}");
+            if key.is_empty() {
+                assert_eq!(wire, "app:");
+            } else {
+                assert!(wire.contains(MAPPED_MARKER), "{wire}");
+            }
+        }
+    }
+
+    #[test]
+    fn mapping_is_deterministic_and_distinct() {
+        let a = KeyRules::MEMCACHED.wire_key("app:", "a b").unwrap();
+        let b = KeyRules::MEMCACHED.wire_key("app:", "a b").unwrap();
+        let c = KeyRules::MEMCACHED.wire_key("app:", "a_b").unwrap();
+        let d = KeyRules::MEMCACHED.wire_key("app:", "a\tb").unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(a, d);
+        // Same head, different digests.
+        assert_eq!(a.split(MAPPED_MARKER).next(), d.split(MAPPED_MARKER).next());
+    }
+
+    #[test]
+    fn a_raw_key_cannot_impersonate_a_mapped_one() {
+        let mapped = KeyRules::MEMCACHED
+            .wire_key("app:", "a b")
+            .unwrap()
+            .into_owned();
+        let forged = mapped.strip_prefix("app:").unwrap();
+        let wire = KeyRules::MEMCACHED.wire_key("app:", forged).unwrap();
+        assert_ne!(wire, mapped);
+    }
+
+    #[test]
+    fn marker_across_the_join_is_mapped() {
+        let wire = KeyRules::MEMCACHED.wire_key("app#", "~x").unwrap();
+        assert_ne!(wire, "app#~x");
+    }
+
+    #[test]
+    fn tiny_max_len_is_an_error() {
+        let rules = KeyRules {
+            max_len: Some(10),
+            graphic_only: true,
+        };
+        let err = rules
+            .wire_key("", "a key that is far too long")
+            .unwrap_err();
+        assert!(err.to_string().contains("at most 10 bytes"), "{err}");
+    }
+}

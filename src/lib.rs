@@ -1,0 +1,1 @@
+//! Workspace-level examples, integration tests and benchmarks live beside this crate.

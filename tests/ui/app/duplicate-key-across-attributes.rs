@@ -1,0 +1,10 @@
+use cement::App;
+
+#[derive(App)]
+#[app(label = "myapp", extensions = ["redis"])]
+#[app(extensions = ["memcached"])]
+struct MyApp;
+
+fn main() {
+    let _ = MyApp::setup();
+}

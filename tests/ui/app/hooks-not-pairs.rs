@@ -1,0 +1,13 @@
+use cement::{App, Application};
+
+fn ready(_app: &Application) -> cement::Result<()> {
+    Ok(())
+}
+
+#[derive(App)]
+#[app(label = "myapp", hooks = [post_setup = ready])]
+struct MyApp;
+
+fn main() {
+    let _ = MyApp::setup();
+}

@@ -1,0 +1,9 @@
+use cement::App;
+
+#[derive(App)]
+#[app(label = "myapp", cache_handlr = "memory")]
+struct MyApp;
+
+fn main() {
+    let _ = MyApp::setup();
+}

@@ -1,0 +1,30 @@
+use std::time::Duration;
+
+use cement::cache::CacheHandler;
+use cement::cache_handler;
+
+#[cache_handler(
+    lable = "x",
+    extension = "My-Ext",
+    config_defaults = "defaults",
+    extension = "b"
+)]
+#[derive(Default)]
+struct MyCacheHandler;
+
+impl CacheHandler for MyCacheHandler {
+    fn get(&self, _key: &str) -> cement::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn set(&self, _key: &str, _value: &[u8], _ttl: Option<Duration>) -> cement::Result<()> {
+        Ok(())
+    }
+    fn delete(&self, _key: &str) -> cement::Result<bool> {
+        Ok(false)
+    }
+    fn purge(&self) -> cement::Result<()> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,28 @@
+use std::time::Duration;
+
+use cement::cache::CacheHandler;
+use cement::cache_handler;
+
+// The registry cannot build it: neither `Default` nor `impl HandlerSetup`.
+#[cache_handler(label = "my_cache_handler")]
+struct MyCacheHandler {
+    capacity: usize,
+}
+
+impl CacheHandler for MyCacheHandler {
+    fn get(&self, _key: &str) -> cement::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn set(&self, _key: &str, _value: &[u8], _ttl: Option<Duration>) -> cement::Result<()> {
+        let _ = self.capacity;
+        Ok(())
+    }
+    fn delete(&self, _key: &str) -> cement::Result<bool> {
+        Ok(false)
+    }
+    fn purge(&self) -> cement::Result<()> {
+        Ok(())
+    }
+}
+
+fn main() {}
