@@ -1,0 +1,217 @@
+//! Turns `redis` client errors into [`cement::Error`]: refused, reset or dropped connections are
+//! [`Error::Unavailable`], deadlines are [`Error::Timeout`], everything else is
+//! [`Error::Backend`]. Every message names the server (never a password) and says what to
+//! check.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+use cement::Error;
+
+use super::config::{scrub, Secret};
+
+/// The handler label, as errors name it.
+pub(crate) const BACKEND: &str = "redis";
+
+/// What was going on when an error happened; it decides which timeout a message names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Opening a connection (TCP, TLS, handshake).
+    Connect,
+    /// Sending a command and reading its reply.
+    Command,
+}
+
+/// What error messages may say about the server; built once per handler.
+#[derive(Clone)]
+pub(crate) struct ErrorContext {
+    pub(crate) target: String,
+    pub(crate) tls: bool,
+    pub(crate) password: Option<Secret>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+}
+
+impl fmt::Debug for ErrorContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorContext")
+            .field("target", &self.target)
+            .field("tls", &self.tls)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `source` of every redis error: the client's message (password scrubbed) and a hint.
+#[derive(Debug)]
+pub(crate) struct RedisFailure(String);
+
+impl fmt::Display for RedisFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedisFailure {}
+
+/// How an error leaves the connection it happened on.
+pub(crate) fn keeps_connection(err: &RedisError) -> bool {
+    // A server error reply or a reply of an unexpected type was read completely: the
+    // connection is in step. Anything else (I/O, timeout, parse) may leave a half-read reply.
+    matches!(
+        err.kind(),
+        ErrorKind::Server(_) | ErrorKind::Extension | ErrorKind::UnexpectedReturnType
+    )
+}
+
+/// Whether the error says that the connection had died before we used it (server restarted,
+/// idle connection closed): then a fresh connection may well succeed.
+pub(crate) fn is_stale_connection(err: &RedisError) -> bool {
+    err.is_connection_dropped() && !err.is_timeout()
+}
+
+/// The cement error for a client error.
+pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Error {
+    let detail = scrub(&err.to_string(), ctx.password.as_ref());
+    let target = &ctx.target;
+    let failure = |message: String| Box::new(RedisFailure(message));
+
+    if err.is_timeout() {
+        let message = match phase {
+            Phase::Connect => format!(
+                "no answer from {target} within connect_timeout = {:?} while connecting ({detail}); \
+                 check that redis-server runs there and is reachable, or raise [cache.redis] connect_timeout",
+                ctx.connect_timeout
+            ),
+            Phase::Command => format!(
+                "{target} did not answer within response_timeout = {:?} ({detail}); the server may be \
+                 hung or overloaded; raise [cache.redis] response_timeout for slow commands",
+                ctx.response_timeout
+            ),
+        };
+        return Error::Timeout {
+            backend: BACKEND,
+            source: failure(message),
+        };
+    }
+
+    match err.kind() {
+        ErrorKind::AuthenticationFailed => Error::Backend {
+            backend: BACKEND,
+            source: failure(format!(
+                "authentication to {target} failed ({detail}); check [cache.redis] username and password (or the url's)"
+            )),
+        },
+        ErrorKind::Server(ServerErrorKind::NoPerm) => Error::Backend {
+            backend: BACKEND,
+            source: failure(format!(
+                "{target} refused the command ({detail}); the ACL user needs access to this app's keys \
+                 (its prefix) and to GET, SET, MGET, MSET, UNLINK and SCAN (FLUSHDB for purge = \"db\")"
+            )),
+        },
+        ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+            | ServerErrorKind::MasterDown
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::ClusterDown,
+        ) => Error::Unavailable {
+            backend: BACKEND,
+            source: failure(format!("{target} cannot serve requests right now ({detail}); retry later")),
+        },
+        ErrorKind::Io => {
+            let tls_hint = if ctx.tls {
+                "; for a TLS error, check that the server speaks TLS on that port and that \
+                 [cache.redis] tls_ca_file holds the CA that signed its certificate"
+            } else {
+                ""
+            };
+            Error::Unavailable {
+                backend: BACKEND,
+                source: failure(format!(
+                    "cannot reach {target} ({detail}); is redis-server running there? \
+                     (set [cache.redis] host and port, or url){tls_hint}"
+                )),
+            }
+        }
+        _ => {
+            let hint = if err.to_string().contains("NOAUTH") {
+                "; the server requires a password: set [cache.redis] password"
+            } else {
+                ""
+            };
+            Error::Backend {
+                backend: BACKEND,
+                source: failure(format!("{target}: {detail}{hint}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn ctx() -> ErrorContext {
+        ErrorContext {
+            target: "redis://127.0.0.1:6379/0".into(),
+            tls: false,
+            password: Some(Secret::new("hunter22")),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_millis(500),
+        }
+    }
+
+    fn io_err(kind: io::ErrorKind, text: &str) -> RedisError {
+        RedisError::from(io::Error::new(kind, text.to_string()))
+    }
+
+    #[test]
+    fn refused_and_reset_are_unavailable() {
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::UnexpectedEof,
+        ] {
+            let err = classify(&io_err(kind, "boom"), &ctx(), Phase::Command);
+            assert!(matches!(err, Error::Unavailable { .. }), "{kind:?}: {err}");
+            assert!(err.to_string().contains("127.0.0.1:6379"), "{err}");
+        }
+    }
+
+    #[test]
+    fn deadlines_are_timeouts_naming_the_right_setting() {
+        for kind in [io::ErrorKind::TimedOut, io::ErrorKind::WouldBlock] {
+            let err = classify(&io_err(kind, "slow"), &ctx(), Phase::Connect);
+            assert!(matches!(err, Error::Timeout { .. }), "{err}");
+            assert!(err.to_string().contains("connect_timeout"), "{err}");
+            let err = classify(&io_err(kind, "slow"), &ctx(), Phase::Command);
+            assert!(err.to_string().contains("response_timeout"), "{err}");
+        }
+    }
+
+    #[test]
+    fn other_errors_are_backend_errors_and_never_show_the_password() {
+        let err = RedisError::from((
+            ErrorKind::AuthenticationFailed,
+            "auth failed",
+            "hunter22".to_string(),
+        ));
+        let e = classify(&err, &ctx(), Phase::Connect);
+        assert!(matches!(e, Error::Backend { .. }), "{e}");
+        let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
+        assert!(!shown.contains("hunter22"), "{shown}");
+        assert!(shown.contains("password"), "{shown}");
+    }
+
+    #[test]
+    fn stale_connections_are_recognised() {
+        assert!(is_stale_connection(&io_err(io::ErrorKind::BrokenPipe, "x")));
+        assert!(!is_stale_connection(&io_err(io::ErrorKind::TimedOut, "x")));
+        assert!(!keeps_connection(&io_err(io::ErrorKind::TimedOut, "x")));
+    }
+}
