@@ -1,0 +1,281 @@
+//! Turns `memcache::exp` client errors into [`cement::Error`]: refused, reset or dropped
+//! connections are [`Error::Unavailable`], deadlines are [`Error::Timeout`], keys the server
+//! cannot take are [`Error::InvalidKey`], an item over the server's size limit is
+//! [`Error::ValueTooLarge`], everything else is [`Error::Backend`]. Every message names the
+//! server and says what to check.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use memcache::exp;
+
+use cement::Error;
+
+/// The handler label, as errors name it.
+pub(crate) const BACKEND: &str = "memcached";
+
+/// The `source` of every memcached error: what happened, on which server, and a hint.
+#[derive(Debug)]
+pub(crate) struct MemcachedFailure(pub(crate) String);
+
+impl fmt::Display for MemcachedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MemcachedFailure {}
+
+/// What error messages may say about the server and the limits in force.
+#[derive(Clone, Debug)]
+pub(crate) struct ErrorContext {
+    /// `host:port` of the server.
+    pub(crate) server: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+}
+
+fn failure(message: String) -> Box<MemcachedFailure> {
+    Box::new(MemcachedFailure(message))
+}
+
+/// The cement error for a client error on the server described by `ctx`. `value_size` is the
+/// size of the item being stored, if any (for a server-side "too large").
+pub(crate) fn classify(
+    err: &exp::Error,
+    ctx: &ErrorContext,
+    value_size: Option<usize>,
+    limit: usize,
+) -> Error {
+    let server = &ctx.server;
+    // A request that was written but not answered: classify by what went wrong, and say that
+    // it may have been applied.
+    let (inner, ambiguous) = match err {
+        exp::Error::Ambiguous { source, .. } => (source.as_ref(), true),
+        other => (other, false),
+    };
+    let maybe = if ambiguous {
+        " (the request was sent; it may or may not have been applied)"
+    } else {
+        ""
+    };
+    match inner {
+        exp::Error::Timeout { .. } => timeout(ctx, maybe),
+        exp::Error::Io(io) => match io.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                if io.to_string().contains("pool exhausted") {
+                    Error::Timeout {
+                        backend: BACKEND,
+                        source: failure(format!(
+                            "all connections to memcached at {server} stayed busy for connect_timeout ({:?}); \
+                             raise [cache.memcached] pool_size or connect_timeout",
+                            ctx.connect_timeout
+                        )),
+                    }
+                } else {
+                    timeout(ctx, maybe)
+                }
+            }
+            kind if is_unavailable(kind) => Error::Unavailable {
+                backend: BACKEND,
+                source: failure(format!(
+                    "memcached at {server}: {io}{maybe}; check that the server runs and that [cache.memcached] \
+                     hosts names it"
+                )),
+            },
+            _ => backend(format!("memcached at {server}: i/o error: {io}{maybe}")),
+        },
+        exp::Error::Server(message) if message.contains("too large") => Error::ValueTooLarge {
+            backend: BACKEND,
+            size: value_size.unwrap_or(0),
+            limit,
+        },
+        exp::Error::Server(message) => backend(format!(
+            "memcached at {server} answered SERVER_ERROR {message}{maybe}"
+        )),
+        exp::Error::Rejected(message) => backend(format!(
+            "memcached at {server} rejected a command: {message}{maybe}"
+        )),
+        exp::Error::Usage(message) if message.contains("key") => Error::InvalidKey {
+            key: String::new(),
+            reason: format!("{message}; use the app's cache facade, which maps keys to memcached's rules"),
+        },
+        other => backend(format!("memcached at {server}: {other}{maybe}")),
+    }
+}
+
+fn timeout(ctx: &ErrorContext, maybe: &str) -> Error {
+    Error::Timeout {
+        backend: BACKEND,
+        source: failure(format!(
+            "memcached at {} did not answer within response_timeout ({:?}) or connect_timeout ({:?}){maybe}; \
+             check the server's health and the network, or raise the timeouts in [cache.memcached]",
+            ctx.server, ctx.response_timeout, ctx.connect_timeout
+        )),
+    }
+}
+
+fn backend(message: String) -> Error {
+    Error::Backend {
+        backend: BACKEND,
+        source: failure(message),
+    }
+}
+
+/// I/O error kinds that mean "the server is not there (any more)".
+fn is_unavailable(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::AddrNotAvailable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::NotFound
+    )
+}
+
+/// The error for a server that cannot even be resolved or set up.
+pub(crate) fn unresolvable(ctx: &ErrorContext, err: &exp::Error) -> Error {
+    Error::Unavailable {
+        backend: BACKEND,
+        source: failure(format!(
+            "cannot resolve memcached server {}: {err}; check [cache.memcached] hosts",
+            ctx.server
+        )),
+    }
+}
+
+/// A malformed or unexpected reply from the server (protocol-level).
+pub(crate) fn unexpected(ctx: &ErrorContext, what: &str) -> Error {
+    backend(format!(
+        "memcached at {} sent an unexpected reply: {what}",
+        ctx.server
+    ))
+}
+
+/// A failure of the raw `flush_all` exchange.
+pub(crate) fn flush_failed(ctx: &ErrorContext, err: &io::Error) -> Error {
+    match err.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timeout(ctx, ""),
+        kind if is_unavailable(kind) => Error::Unavailable {
+            backend: BACKEND,
+            source: failure(format!(
+                "memcached at {}: flush_all failed: {err}; check that the server runs",
+                ctx.server
+            )),
+        },
+        _ => backend(format!(
+            "memcached at {}: flush_all failed: {err}",
+            ctx.server
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ErrorContext {
+        ErrorContext {
+            server: "127.0.0.1:11211".into(),
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_millis(500),
+        }
+    }
+
+    fn classify_io(kind: io::ErrorKind) -> Error {
+        classify(&exp::Error::Io(io::Error::from(kind)), &ctx(), None, 100)
+    }
+
+    #[test]
+    fn refused_and_reset_are_unavailable() {
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::UnexpectedEof,
+        ] {
+            let err = classify_io(kind);
+            assert!(
+                matches!(
+                    err,
+                    Error::Unavailable {
+                        backend: "memcached",
+                        ..
+                    }
+                ),
+                "{kind:?}: {err}"
+            );
+            assert!(err.to_string().contains("127.0.0.1:11211"), "{err}");
+        }
+    }
+
+    #[test]
+    fn deadlines_are_timeouts() {
+        assert!(matches!(
+            classify_io(io::ErrorKind::TimedOut),
+            Error::Timeout { .. }
+        ));
+        let err = classify(
+            &exp::Error::Timeout { key: b"k".to_vec() },
+            &ctx(),
+            None,
+            100,
+        );
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains("500ms"), "{err}");
+        let ambiguous = exp::Error::Ambiguous {
+            key: b"k".to_vec(),
+            source: Box::new(exp::Error::Io(io::Error::from(io::ErrorKind::TimedOut))),
+        };
+        let err = classify(&ambiguous, &ctx(), None, 100);
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(
+            err.to_string().contains("may or may not have been applied"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn server_too_large_is_value_too_large() {
+        let err = exp::Error::Ambiguous {
+            key: b"k".to_vec(),
+            source: Box::new(exp::Error::Server("object too large for cache".into())),
+        };
+        assert!(matches!(
+            classify(&err, &ctx(), Some(2000), 1000),
+            Error::ValueTooLarge {
+                size: 2000,
+                limit: 1000,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn key_usage_is_invalid_key_and_the_rest_backend() {
+        let err = classify(
+            &exp::Error::Usage("key exceeds 250 bytes on the wire"),
+            &ctx(),
+            None,
+            1,
+        );
+        assert!(matches!(err, Error::InvalidKey { .. }), "{err}");
+        let err = classify(&exp::Error::Protocol("garbage".into()), &ctx(), None, 1);
+        assert!(matches!(err, Error::Backend { .. }), "{err}");
+        let err = classify(
+            &exp::Error::Rejected("bad data chunk".into()),
+            &ctx(),
+            None,
+            1,
+        );
+        assert!(matches!(err, Error::Backend { .. }), "{err}");
+    }
+}
