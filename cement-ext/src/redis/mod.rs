@@ -441,19 +441,20 @@ mod tests {
             .unwrap();
             let err = wrong.get("k").unwrap_err();
             assert!(err.to_string().contains("authentication"), "{err}");
+            assert!(!format!("{err} {err:?}").contains(PASSWORD), "{err:?}");
             let refused = RedisCacheHandler::new(RedisSettings {
                 port: 1,
                 password: Some(Secret::new(PASSWORD)),
                 ..Default::default()
             })
             .unwrap();
-            refused.get("k").unwrap_err();
+            let err = refused.get("k").unwrap_err();
+            assert!(!format!("{err} {err:?} {refused:?}").contains(PASSWORD), "{err:?}");
         });
+        // Which events reach a thread-scoped subscriber depends on which thread opened the
+        // connection and on tracing's global callsite cache (other tests run concurrently), so
+        // the capture may be partial; whatever was captured must not hold the password.
         let logged = capture.0.lock().unwrap().clone();
-        assert!(
-            logged.contains("authentication") && logged.contains("refused"),
-            "{logged}"
-        );
         assert!(!logged.contains(PASSWORD), "{logged}");
     }
 
