@@ -129,11 +129,12 @@ fn a_derived_app_resolves_the_redis_handler() {
         app.cache().get::<Vec<i32>>("k").unwrap(),
         Some(vec![1, 2, 3])
     );
-    let stored: Option<String> = redis::cmd("GET")
+    // Stored under the prefixed key, in cement's envelope (0xCE, version, codec) + JSON.
+    let stored: Option<Vec<u8>> = redis::cmd("GET")
         .arg("rd_test:k")
         .query(&mut raw(&server))
         .unwrap();
-    assert_eq!(stored.as_deref(), Some("[1,2,3]"));
+    assert_eq!(stored.as_deref(), Some(&b"\xCE\x01\x01[1,2,3]"[..]));
     // The handler's own defaults fill what the app left unset.
     assert_eq!(
         app.config().get::<String>("cache.redis", "host").unwrap(),
@@ -1053,11 +1054,11 @@ fn tls_with_a_ca_file() {
     });
     assert_eq!(c2.get::<String>("k").unwrap().as_deref(), Some("over tls"));
     // The plain port sees the same data.
-    let stored: Option<String> = redis::cmd("GET")
+    let stored: Option<Vec<u8>> = redis::cmd("GET")
         .arg("tls:k")
         .query(&mut raw(&server))
         .unwrap();
-    assert_eq!(stored.as_deref(), Some("\"over tls\""));
+    assert_eq!(stored.as_deref(), Some(&b"\xCE\x01\x01\"over tls\""[..]));
 
     // Without the CA, the certificate is not trusted: a clear error, no panic.
     let untrusted = cache_with(RedisSettings {

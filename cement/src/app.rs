@@ -7,7 +7,6 @@
 
 use std::panic::Location;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::cache::Cache;
 use crate::config::{default_config_files, Value, BUILDER_LAYER};
@@ -267,15 +266,7 @@ fn setup_cache(meta: &Meta, config: &mut Config) -> Result<Cache> {
 
     let ctx = HandlerContext::new(&meta.label, "cache", registration.label(), config);
     let handler = registration.build(&ctx)?;
-    let prefix: String = config.get(&section, "prefix")?;
-    let expire_time: u64 = config.get(&section, "expire_time")?;
-    let default_ttl = (expire_time > 0).then(|| Duration::from_secs(expire_time));
-    Ok(Cache::new(
-        registration.label(),
-        handler,
-        prefix,
-        default_ttl,
-    ))
+    Cache::from_config(registration.label(), handler, config, &section)
 }
 
 /// A running app: its config, its cache, and its hooks. `Send + Sync`: share `&app` between
@@ -367,6 +358,7 @@ mod tests {
     use crate::cache::{CacheHandler, MemoryCacheHandler};
     use crate::registry::HandlerRegistration;
     use std::sync::Mutex;
+    use std::time::Duration;
 
     fn builder(label: &str) -> Builder {
         Builder::new(Meta::new(label))

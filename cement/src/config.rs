@@ -404,8 +404,20 @@ impl Config {
     /// The whole `section` as a `T` (a struct with one field per key). Handlers read their
     /// `cache.<label>` section this way.
     pub fn section<T: DeserializeOwned>(&self, section: &str) -> Result<T> {
+        self.section_without(section, &[])
+    }
+
+    /// [`section`](Self::section) without some keys (those the framework itself reads).
+    pub(crate) fn section_without<T: DeserializeOwned>(
+        &self,
+        section: &str,
+        skip: &[&str],
+    ) -> Result<T> {
         let value = match self.find_section(section) {
-            Some(value @ Value::Dict(..)) => value,
+            Some(Value::Dict(tag, mut dict)) => {
+                dict.retain(|key, _| !skip.contains(&key.as_str()));
+                Value::Dict(tag, dict)
+            }
             _ => Value::from(Dict::new()),
         };
         T::deserialize(ValueDe {

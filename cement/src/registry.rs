@@ -302,8 +302,16 @@ impl<'a> HandlerContext<'a> {
 
     /// The handler's section deserialized as `T`; environment values are parsed to the type
     /// each field expects, and a bad value is reported with where it came from.
+    ///
+    /// The keys the cache facade reads for every handler — the failure policy
+    /// (`on_read_error`, `on_write_error`, `on_delete_error`, `on_decode_error`,
+    /// `breaker_failures`, `breaker_cooldown`) and `log_keys` — are left out, so a handler's
+    /// settings type can deny unknown fields. `prefix` and `expire_time` stay in: handlers may
+    /// need them (a prefix-scoped purge, say).
     pub fn settings<T: DeserializeOwned>(&self) -> Result<T> {
-        self.config.section(&self.section)
+        let mut skip: Vec<&str> = crate::cache::policy::KEYS.to_vec();
+        skip.push("log_keys");
+        self.config.section_without(&self.section, &skip)
     }
 }
 

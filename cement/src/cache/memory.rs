@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::cache::{CacheHandler, HandlerSetup};
+use moka::ops::compute::{CompResult, Op};
+
+use crate::cache::{CacheHandler, Capabilities, HandlerSetup};
 use crate::registry::HandlerContext;
 use crate::{Config, Result};
 
@@ -41,6 +43,19 @@ pub struct MemoryCacheHandler {
 struct Entry {
     value: Arc<[u8]>,
     ttl: Option<Duration>,
+    /// An update that keeps the entry's remaining time (a counter step), rather than
+    /// restarting its TTL.
+    keep_expiry: bool,
+}
+
+impl Entry {
+    fn new(value: &[u8], ttl: Option<Duration>) -> Self {
+        Entry {
+            value: Arc::from(value),
+            ttl,
+            keep_expiry: false,
+        }
+    }
 }
 
 /// Each entry expires after its own TTL, restarted when it is overwritten.
@@ -56,10 +71,28 @@ impl moka::Expiry<String, Entry> for PerEntryTtl {
         _key: &String,
         entry: &Entry,
         _now: Instant,
-        _left: Option<Duration>,
+        left: Option<Duration>,
     ) -> Option<Duration> {
-        entry.ttl
+        if entry.keep_expiry {
+            left
+        } else {
+            entry.ttl
+        }
     }
+}
+
+/// A counter's value: ASCII decimal digits, as memcached and redis store them.
+fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            crate::Error::InvalidArgument(format!(
+                "the value under key {:?} is not a counter (an unsigned integer); create counters with incr or set them to an integer",
+                crate::cache::key::shorten(key)
+            ))
+        })
 }
 
 /// The `cache.memory` section.
@@ -105,13 +138,7 @@ impl CacheHandler for MemoryCacheHandler {
     }
 
     fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        self.store.insert(
-            key.to_string(),
-            Entry {
-                value: Arc::from(value),
-                ttl,
-            },
-        );
+        self.store.insert(key.to_string(), Entry::new(value, ttl));
         Ok(())
     }
 
@@ -124,6 +151,74 @@ impl CacheHandler for MemoryCacheHandler {
     fn purge(&self) -> Result<()> {
         self.store.invalidate_all();
         Ok(())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    fn add(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        let entry = self
+            .store
+            .entry_by_ref(key)
+            .or_insert_with(|| Entry::new(value, ttl));
+        Ok(entry.is_fresh())
+    }
+
+    fn incr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
+        self.step(key, ttl, |n| n.wrapping_add(delta))
+    }
+
+    fn decr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
+        self.step(key, ttl, |n| n.saturating_sub(delta))
+    }
+
+    fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool> {
+        let result = self
+            .store
+            .entry_by_ref(key)
+            .and_compute_with(|current| match current {
+                Some(entry) => {
+                    let mut entry = entry.into_value();
+                    entry.ttl = ttl;
+                    entry.keep_expiry = false;
+                    Op::Put(entry)
+                }
+                None => Op::Nop,
+            });
+        Ok(!matches!(result, CompResult::StillNone(_)))
+    }
+
+    fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.store.contains_key(key))
+    }
+}
+
+impl MemoryCacheHandler {
+    /// One atomic counter step: `f` maps the current value (0 when absent) to the new one.
+    fn step(&self, key: &str, ttl: Option<Duration>, f: impl FnOnce(u64) -> u64) -> Result<u64> {
+        let mut new_value = 0;
+        self.store
+            .entry_by_ref(key)
+            .and_try_compute_with(|current| {
+                let entry = match current {
+                    Some(entry) => {
+                        let entry = entry.into_value();
+                        new_value = f(parse_counter(key, &entry.value)?);
+                        Entry {
+                            value: Arc::from(new_value.to_string().as_bytes()),
+                            ttl: entry.ttl,
+                            keep_expiry: true,
+                        }
+                    }
+                    None => {
+                        new_value = f(0);
+                        Entry::new(new_value.to_string().as_bytes(), ttl)
+                    }
+                };
+                Ok::<_, crate::Error>(Op::Put(entry))
+            })?;
+        Ok(new_value)
     }
 }
 
@@ -143,6 +238,41 @@ mod tests {
         assert_eq!(cache.get("k").unwrap(), None);
         assert!(!cache.delete("k").unwrap());
         assert!(cache.delete("forever").unwrap());
+    }
+
+    #[test]
+    fn native_add_counters_touch() {
+        let cache = MemoryCacheHandler::new(100);
+        assert!(cache.add("a", b"1", None).unwrap());
+        assert!(!cache.add("a", b"2", None).unwrap());
+        assert_eq!(cache.get("a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(cache.incr("n", 5, None).unwrap(), 5);
+        assert_eq!(cache.incr("n", 2, None).unwrap(), 7);
+        assert_eq!(cache.decr("n", 10, None).unwrap(), 0);
+        assert_eq!(cache.get("n").unwrap(), Some(b"0".to_vec()));
+        cache.set("text", b"\"x\"", None).unwrap();
+        assert!(matches!(
+            cache.incr("text", 1, None),
+            Err(crate::Error::InvalidArgument(_))
+        ));
+        assert!(cache.touch("a", Some(Duration::from_millis(30))).unwrap());
+        assert!(!cache.touch("missing", None).unwrap());
+        assert!(cache.exists("a").unwrap());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(!cache.exists("a").unwrap());
+    }
+
+    #[test]
+    fn counter_steps_keep_the_remaining_ttl() {
+        let cache = MemoryCacheHandler::new(100);
+        assert_eq!(
+            cache.incr("n", 1, Some(Duration::from_millis(60))).unwrap(),
+            1
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(cache.incr("n", 1, None).unwrap(), 2);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(cache.get("n").unwrap(), None);
     }
 
     #[test]

@@ -19,17 +19,19 @@
 //! ```
 
 pub(crate) mod codec;
+mod facade;
+mod flight;
 pub mod key;
 pub mod memory;
+pub mod policy;
+pub mod stats;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
+pub use facade::Cache;
 pub use key::KeyRules;
 pub use memory::MemoryCacheHandler;
+pub use stats::{CacheStats, OpStats};
 
 use crate::{Error, Result};
 
@@ -121,194 +123,108 @@ pub trait CacheHandler: Send + Sync + 'static {
     fn close(&self) -> Result<()> {
         Ok(())
     }
+
+    /// The operations this handler does natively and atomically. The facade refuses the others
+    /// with [`Error::Unsupported`] rather than emulate them with non-atomic get + set.
+    /// Default: none.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
+
+    /// Stores `value` only if `key` holds nothing; `true` if it stored. Must be atomic.
+    /// Declared by [`Capabilities::add`]. Default: unsupported.
+    fn add(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        let _ = (key, value, ttl);
+        Err(unsupported("add"))
+    }
+
+    /// Adds `delta` to the unsigned counter under `key` and returns the new value. A missing key
+    /// starts from 0 and is created with `ttl`; a value that is not a counter (ASCII decimal
+    /// digits) is an [`Error::InvalidArgument`]. Must be atomic. Declared by
+    /// [`Capabilities::counters`]. Default: unsupported.
+    fn incr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
+        let _ = (key, delta, ttl);
+        Err(unsupported("incr"))
+    }
+
+    /// Subtracts `delta` from the counter under `key`, stopping at 0 (memcached's rule), and
+    /// returns the new value; otherwise as [`incr`](Self::incr). Default: unsupported.
+    fn decr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
+        let _ = (key, delta, ttl);
+        Err(unsupported("decr"))
+    }
+
+    /// Gives `key` a new TTL (`None`: never expire) without rewriting it; `true` if the key
+    /// exists. Declared by [`Capabilities::touch`]. Default: unsupported.
+    fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool> {
+        let _ = (key, ttl);
+        Err(unsupported("touch"))
+    }
+
+    /// Whether `key` holds a value. Default: a `get`.
+    fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
 }
 
-/// The typed cache of a running app: `app.cache()`.
+fn unsupported(operation: &'static str) -> Error {
+    Error::Unsupported {
+        backend: "custom",
+        operation,
+    }
+}
+
+/// What a handler does natively: [`CacheHandler::capabilities`].
 ///
-/// Values are any `serde` type, encoded by one codec (JSON); keys are any UTF-8 string,
-/// prefixed with the handler section's `prefix` and mapped to the handler's [`KeyRules`].
-/// Cloning is cheap and shares the handler.
-#[derive(Clone)]
-pub struct Cache {
-    inner: Arc<Inner>,
+/// ```
+/// use cement::cache::Capabilities;
+///
+/// let caps = Capabilities::NONE.with_add().with_counters();
+/// assert!(caps.add && caps.counters && !caps.touch);
+/// assert_eq!(Capabilities::ALL, caps.with_touch());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// `add`: store only if absent, atomically.
+    pub add: bool,
+    /// `incr` / `decr`: atomic counters.
+    pub counters: bool,
+    /// `touch`: a new TTL without rewriting the value.
+    pub touch: bool,
 }
 
-struct Inner {
-    handler: Box<dyn CacheHandler>,
-    label: &'static str,
-    prefix: String,
-    default_ttl: Option<Duration>,
-    rules: KeyRules,
-}
+impl Capabilities {
+    /// Nothing beyond the four required methods.
+    pub const NONE: Capabilities = Capabilities {
+        add: false,
+        counters: false,
+        touch: false,
+    };
 
-impl std::fmt::Debug for Cache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache")
-            .field("handler", &self.inner.label)
-            .field("prefix", &self.inner.prefix)
-            .field("default_ttl", &self.inner.default_ttl)
-            .finish()
-    }
-}
+    /// Everything.
+    pub const ALL: Capabilities = Capabilities {
+        add: true,
+        counters: true,
+        touch: true,
+    };
 
-impl Cache {
-    /// Wraps a handler. `prefix` is put in front of every key; `default_ttl` is what
-    /// [`set`](Self::set) uses (`None`: never expire).
-    ///
-    /// Apps get their `Cache` from `app.cache()`; this is for embedding a handler directly.
-    ///
-    /// ```
-    /// use cement::cache::{Cache, MemoryCacheHandler};
-    ///
-    /// let cache = Cache::new("memory", Box::new(MemoryCacheHandler::new(100)), "demo:", None);
-    /// cache.set("k", "v")?;
-    /// assert_eq!(cache.get::<String>("k")?.as_deref(), Some("v"));
-    /// # Ok::<(), cement::Error>(())
-    /// ```
-    pub fn new(
-        label: &'static str,
-        handler: Box<dyn CacheHandler>,
-        prefix: impl Into<String>,
-        default_ttl: Option<Duration>,
-    ) -> Self {
-        let rules = handler.key_rules();
-        Cache {
-            inner: Arc::new(Inner {
-                handler,
-                label,
-                prefix: prefix.into(),
-                default_ttl,
-                rules,
-            }),
-        }
+    /// With atomic `add`.
+    pub const fn with_add(mut self) -> Self {
+        self.add = true;
+        self
     }
 
-    /// The label of the handler behind this cache, e.g. `"memory"`.
-    pub fn handler_label(&self) -> &'static str {
-        self.inner.label
+    /// With atomic `incr` / `decr`.
+    pub const fn with_counters(mut self) -> Self {
+        self.counters = true;
+        self
     }
 
-    /// The handler itself, for operations the facade does not offer.
-    pub fn handler(&self) -> &dyn CacheHandler {
-        self.inner.handler.as_ref()
-    }
-
-    /// The prefix put in front of every key.
-    pub fn prefix(&self) -> &str {
-        &self.inner.prefix
-    }
-
-    /// The TTL that [`set`](Self::set) uses (from `expire_time`; `None` = never expire).
-    pub fn default_ttl(&self) -> Option<Duration> {
-        self.inner.default_ttl
-    }
-
-    fn wire_key<'k>(&self, key: &'k str) -> Result<std::borrow::Cow<'k, str>> {
-        self.inner.rules.wire_key(&self.inner.prefix, key)
-    }
-
-    /// The value under `key` as a `T`, or `None` on a miss. A stored value that is not a valid
-    /// `T` is an [`Error::Codec`].
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let wire = self.wire_key(key)?;
-        match self.inner.handler.get(&wire)? {
-            Some(bytes) => codec::decode(key, &bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// The value under `key`, or `fallback` on a miss (Cement's `get(key, fallback)`). Falsy
-    /// values such as `0`, `false` or `""` are hits.
-    pub fn get_or<T: DeserializeOwned>(&self, key: &str, fallback: T) -> Result<T> {
-        Ok(self.get(key)?.unwrap_or(fallback))
-    }
-
-    /// Stores `value` under `key` for the handler section's `expire_time` (`0`: never expire).
-    pub fn set<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<()> {
-        self.store(key, value, self.inner.default_ttl)
-    }
-
-    /// Stores `value` under `key` for `ttl` (Cement's `set(key, value, time=…)`). A zero `ttl`
-    /// is an [`Error::InvalidArgument`]: use [`set`](Self::set) to store without expiry.
-    pub fn set_with_ttl<V: Serialize + ?Sized>(
-        &self,
-        key: &str,
-        value: &V,
-        ttl: Duration,
-    ) -> Result<()> {
-        if ttl.is_zero() {
-            return Err(Error::InvalidArgument(
-                "a zero ttl would expire the value at once; use `set` (with `expire_time = 0`) to store without expiry".into(),
-            ));
-        }
-        self.store(key, value, Some(ttl))
-    }
-
-    fn store<V: Serialize + ?Sized>(
-        &self,
-        key: &str,
-        value: &V,
-        ttl: Option<Duration>,
-    ) -> Result<()> {
-        let wire = self.wire_key(key)?;
-        let bytes = codec::encode(key, value)?;
-        self.inner.handler.set(&wire, &bytes, ttl)
-    }
-
-    /// Removes `key`; `true` if it was there.
-    pub fn delete(&self, key: &str) -> Result<bool> {
-        let wire = self.wire_key(key)?;
-        self.inner.handler.delete(&wire)
-    }
-
-    /// Removes every entry of this cache; see each handler's docs for what "every" means on a
-    /// shared server.
-    pub fn purge(&self) -> Result<()> {
-        self.inner.handler.purge()
-    }
-
-    /// The values of several keys, in the order of `keys`.
-    pub fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
-        let wires = keys
-            .iter()
-            .map(|k| self.wire_key(k))
-            .collect::<Result<Vec<_>>>()?;
-        let refs: Vec<&str> = wires.iter().map(|w| w.as_ref()).collect();
-        let values = self.inner.handler.get_many(&refs)?;
-        keys.iter()
-            .zip(values)
-            .map(|(key, bytes)| bytes.map(|b| codec::decode(key, &b)).transpose())
-            .collect()
-    }
-
-    /// Stores several entries for the section's `expire_time`.
-    pub fn set_many<V: Serialize>(&self, entries: &[(&str, V)]) -> Result<()> {
-        let mut wires = Vec::with_capacity(entries.len());
-        let mut values = Vec::with_capacity(entries.len());
-        for (key, value) in entries {
-            wires.push(self.wire_key(key)?);
-            values.push(codec::encode(key, value)?);
-        }
-        let pairs: Vec<(&str, &[u8])> = wires
-            .iter()
-            .zip(&values)
-            .map(|(w, v)| (w.as_ref(), v.as_slice()))
-            .collect();
-        self.inner.handler.set_many(&pairs, self.inner.default_ttl)
-    }
-
-    /// Removes several keys; returns how many were there.
-    pub fn delete_many(&self, keys: &[&str]) -> Result<usize> {
-        let wires = keys
-            .iter()
-            .map(|k| self.wire_key(k))
-            .collect::<Result<Vec<_>>>()?;
-        let refs: Vec<&str> = wires.iter().map(|w| w.as_ref()).collect();
-        self.inner.handler.delete_many(&refs)
-    }
-
-    pub(crate) fn close(&self) -> Result<()> {
-        self.inner.handler.close()
+    /// With `touch`.
+    pub const fn with_touch(mut self) -> Self {
+        self.touch = true;
+        self
     }
 }
 

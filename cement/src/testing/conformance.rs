@@ -15,7 +15,10 @@
 //! ```
 //!
 //! Each clause uses its own keys and leaves nothing behind but what [`purge_empties`] clears;
-//! [`ttl_expires`] sleeps about three seconds, because memcached counts TTLs in whole seconds.
+//! [`ttl_expires`] and [`touch_sets_a_new_ttl`] sleep two to three seconds each, because
+//! memcached counts TTLs in whole seconds. Clauses for optional operations (`add`, counters,
+//! `touch`) check the native behaviour where the handler declares the capability, and
+//! [`Error::Unsupported`] where it does not.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,7 +49,18 @@ pub const CLAUSES: &[(&str, Clause)] = &[
     ("delete_reports_presence", delete_reports_presence),
     ("any_utf8_key", any_utf8_key),
     ("similar_keys_stay_apart", similar_keys_stay_apart),
-    ("wrong_type_is_a_codec_error", wrong_type_is_a_codec_error),
+    (
+        "undecodable_values_read_as_misses",
+        undecodable_values_read_as_misses,
+    ),
+    ("exists_reports_presence", exists_reports_presence),
+    ("add_stores_only_if_absent", add_stores_only_if_absent),
+    ("counters_are_atomic", counters_are_atomic),
+    ("touch_sets_a_new_ttl", touch_sets_a_new_ttl),
+    (
+        "get_or_set_with_computes_once",
+        get_or_set_with_computes_once,
+    ),
     ("zero_ttl_is_an_error", zero_ttl_is_an_error),
     ("batch_operations", batch_operations),
     (
@@ -351,18 +365,203 @@ pub fn similar_keys_stay_apart(cache: &Cache) -> Outcome {
     Ok(())
 }
 
-/// Reading a value as the wrong type is an [`Error::Codec`], not a panic or garbage.
-pub fn wrong_type_is_a_codec_error(cache: &Cache) -> Outcome {
+/// A value that cannot be read as the asked type — stored as another type, or foreign bytes
+/// written by another program — reads as a miss and is counted (or, with
+/// `on_decode_error = "raise"`, is an [`Error::Codec`]); never a panic or garbage.
+pub fn undecodable_values_read_as_misses(cache: &Cache) -> Outcome {
     ok("set", cache.set("conformance:typed", "text"))?;
-    match cache.get::<u64>("conformance:typed") {
-        Err(Error::Codec { .. }) => {}
-        other => {
-            return Err(format!(
-                "reading text as u64 gave {other:?}, expected Error::Codec"
-            ))
+    let wire = ok("wire_key", cache.wire_key("conformance:foreign"))?;
+    ok(
+        "handler set",
+        cache.handler().set(&wire, b"\xff\x00 not ours", None),
+    )?;
+    let before = cache.stats().decode_errors;
+    for key in ["conformance:typed", "conformance:foreign"] {
+        match cache.get::<u64>(key) {
+            Ok(None) | Err(Error::Codec { .. }) => {}
+            other => {
+                return Err(format!(
+                    "reading {key} as u64 gave {other:?}, expected a miss or Error::Codec"
+                ))
+            }
         }
     }
-    ok("delete", cache.delete("conformance:typed"))?;
+    let counted = cache.stats().decode_errors - before;
+    ensure!(
+        counted == 2,
+        "{counted} decode errors were counted, expected 2"
+    );
+    ensure!(
+        ok("get", cache.get::<String>("conformance:typed"))?.as_deref() == Some("text"),
+        "the value was damaged by a wrong-type read"
+    );
+    ok(
+        "delete_many",
+        cache.delete_many(&["conformance:typed", "conformance:foreign"]),
+    )?;
+    Ok(())
+}
+
+/// `exists` tells a present key from a missing one.
+pub fn exists_reports_presence(cache: &Cache) -> Outcome {
+    ok("set", cache.set("conformance:exists", &0))?;
+    ensure!(
+        ok("exists", cache.exists("conformance:exists"))?,
+        "exists of a present key returned false"
+    );
+    ok("delete", cache.delete("conformance:exists"))?;
+    ensure!(
+        !ok("exists", cache.exists("conformance:exists"))?,
+        "exists of a missing key returned true"
+    );
+    Ok(())
+}
+
+fn expect_unsupported<T: std::fmt::Debug>(what: &str, result: crate::Result<T>) -> Outcome {
+    match result {
+        Err(Error::Unsupported { .. }) => Ok(()),
+        other => Err(format!("{what} on a handler that does not declare it gave {other:?}, expected Error::Unsupported")),
+    }
+}
+
+/// `add` stores only when the key is absent, atomically: of eight threads adding one key, one
+/// wins. A handler without the capability refuses with [`Error::Unsupported`].
+pub fn add_stores_only_if_absent(cache: &Cache) -> Outcome {
+    if !cache.capabilities().add {
+        return expect_unsupported("add", cache.add("conformance:add", &1));
+    }
+    ok("delete", cache.delete("conformance:add"))?;
+    ensure!(
+        ok("add", cache.add("conformance:add", &1))?,
+        "add of a missing key returned false"
+    );
+    ensure!(
+        !ok("add", cache.add("conformance:add", &2))?,
+        "add of a present key returned true"
+    );
+    ensure!(
+        ok("get", cache.get::<i32>("conformance:add"))? == Some(1),
+        "add overwrote a present key"
+    );
+    ok("delete", cache.delete("conformance:add"))?;
+    let winners: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| s.spawn(move || cache.add("conformance:add", &t)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| matches!(h.join(), Ok(Ok(true))) as usize)
+            .sum()
+    });
+    ensure!(
+        winners == 1,
+        "{winners} of 8 concurrent adds won, expected exactly 1"
+    );
+    ok("delete", cache.delete("conformance:add"))?;
+    Ok(())
+}
+
+/// `incr`/`decr` are atomic unsigned counters: they start from 0, `decr` stops at 0, eight
+/// threads × 100 increments make 800, a counter reads back with `get::<u64>`, `set` of an
+/// unsigned integer makes a counter, and a value that is not a counter is refused.
+pub fn counters_are_atomic(cache: &Cache) -> Outcome {
+    if !cache.capabilities().counters {
+        expect_unsupported("incr", cache.incr("conformance:counter", 1))?;
+        return expect_unsupported("decr", cache.decr("conformance:counter", 1));
+    }
+    ok("delete", cache.delete("conformance:counter"))?;
+    ensure!(
+        ok("incr", cache.incr("conformance:counter", 5))? == 5,
+        "incr of a missing key did not start from 0"
+    );
+    ensure!(
+        ok("decr", cache.decr("conformance:counter", 2))? == 3,
+        "decr did not subtract"
+    );
+    ensure!(
+        ok("decr", cache.decr("conformance:counter", 10))? == 0,
+        "decr went below 0"
+    );
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..100 {
+                    let _ = cache.incr("conformance:counter", 1);
+                }
+            });
+        }
+    });
+    let total = ok("get", cache.get::<u64>("conformance:counter"))?;
+    ensure!(
+        total == Some(800),
+        "8 threads x 100 increments read back as {total:?}, expected Some(800)"
+    );
+    ok("set", cache.set("conformance:counter", &41u64))?;
+    ensure!(
+        ok("incr", cache.incr("conformance:counter", 1))? == 42,
+        "set(&41u64) did not make a counter"
+    );
+    ok("set", cache.set("conformance:not_counter", "text"))?;
+    ensure!(
+        cache.incr("conformance:not_counter", 1).is_err(),
+        "incr of a text value did not fail"
+    );
+    ok(
+        "delete_many",
+        cache.delete_many(&["conformance:counter", "conformance:not_counter"]),
+    )?;
+    Ok(())
+}
+
+/// `touch` gives a present key a new TTL and reports a missing one.
+pub fn touch_sets_a_new_ttl(cache: &Cache) -> Outcome {
+    if !cache.capabilities().touch {
+        return expect_unsupported("touch", cache.touch("conformance:touch", None));
+    }
+    ensure!(
+        !ok("touch", cache.touch("conformance:touch_missing", None))?,
+        "touch of a missing key returned true"
+    );
+    ok("set", cache.set("conformance:touch", &1))?;
+    ensure!(
+        ok(
+            "touch",
+            cache.touch("conformance:touch", Some(Duration::from_secs(1)))
+        )?,
+        "touch of a present key returned false"
+    );
+    ensure!(
+        ok("get", cache.get::<i32>("conformance:touch"))? == Some(1),
+        "touch changed the value"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    ensure!(
+        ok("get", cache.get::<i32>("conformance:touch"))?.is_none(),
+        "the value outlived the TTL touch gave it"
+    );
+    Ok(())
+}
+
+/// `get_or_set_with` computes on a miss, stores, and serves the stored value afterwards.
+pub fn get_or_set_with_computes_once(cache: &Cache) -> Outcome {
+    ok("delete", cache.delete("conformance:computed"))?;
+    let first: String = ok(
+        "get_or_set_with",
+        cache.get_or_set_with("conformance:computed", None, || Ok("made".to_string())),
+    )?;
+    let second: String = ok(
+        "get_or_set_with",
+        cache.get_or_set_with(
+            "conformance:computed",
+            None,
+            || Ok("made again".to_string()),
+        ),
+    )?;
+    ensure!(
+        first == "made" && second == "made",
+        "got {first:?} then {second:?}, expected \"made\" twice"
+    );
+    ok("delete", cache.delete("conformance:computed"))?;
     Ok(())
 }
 

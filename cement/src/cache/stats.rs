@@ -1,0 +1,174 @@
+//! Counters of a cache's activity: [`Cache::stats`](crate::cache::Cache::stats).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The operations counted, in [`CacheStats::ops`] order.
+pub(crate) const OPS: [&str; 14] = [
+    "get",
+    "get_many",
+    "exists",
+    "set",
+    "set_many",
+    "add",
+    "incr",
+    "decr",
+    "touch",
+    "delete",
+    "delete_many",
+    "purge",
+    "get_or_set_with",
+    "compute",
+];
+
+/// Index of an operation in [`OPS`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Op {
+    Get = 0,
+    GetMany,
+    Exists,
+    Set,
+    SetMany,
+    Add,
+    Incr,
+    Decr,
+    Touch,
+    Delete,
+    DeleteMany,
+    Purge,
+    GetOrSetWith,
+    Compute,
+}
+
+impl Op {
+    pub(crate) fn name(self) -> &'static str {
+        OPS[self as usize]
+    }
+}
+
+/// Live counters, updated with relaxed atomics.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    calls: [AtomicU64; OPS.len()],
+    errors: [AtomicU64; OPS.len()],
+    hits: AtomicU64,
+    misses: AtomicU64,
+    decode_errors: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
+    breaker_rejections: AtomicU64,
+    errors_absorbed: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn call(&self, op: Op) {
+        self.calls[op as usize].fetch_add(1, Relaxed);
+    }
+    pub(crate) fn error(&self, op: Op) {
+        self.errors[op as usize].fetch_add(1, Relaxed);
+    }
+    pub(crate) fn hit(&self, bytes: usize) {
+        self.hits.fetch_add(1, Relaxed);
+        self.bytes_read.fetch_add(bytes as u64, Relaxed);
+    }
+    pub(crate) fn miss(&self) {
+        self.misses.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn decode_error(&self) {
+        self.decode_errors.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn written(&self, bytes: usize) {
+        self.bytes_written.fetch_add(bytes as u64, Relaxed);
+    }
+    pub(crate) fn breaker_rejection(&self) {
+        self.breaker_rejections.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn absorbed(&self) {
+        self.errors_absorbed.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> CacheStats {
+        let ops = OPS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    *name,
+                    OpStats {
+                        calls: self.calls[i].load(Relaxed),
+                        errors: self.errors[i].load(Relaxed),
+                    },
+                )
+            })
+            .collect();
+        CacheStats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            decode_errors: self.decode_errors.load(Relaxed),
+            bytes_read: self.bytes_read.load(Relaxed),
+            bytes_written: self.bytes_written.load(Relaxed),
+            breaker_rejections: self.breaker_rejections.load(Relaxed),
+            errors_absorbed: self.errors_absorbed.load(Relaxed),
+            ops,
+        }
+    }
+}
+
+/// Calls and errors of one operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpStats {
+    /// How many times it was called.
+    pub calls: u64,
+    /// How many of those failed (including failures a policy turned into a miss or a drop).
+    pub errors: u64,
+}
+
+/// A snapshot of a cache's counters since setup.
+///
+/// ```
+/// use cement::cache::{Cache, MemoryCacheHandler};
+///
+/// let cache = Cache::new("memory", Box::new(MemoryCacheHandler::new(100)), "", None);
+/// cache.set("k", &1)?;
+/// cache.get::<i32>("k")?;
+/// cache.get::<i32>("nope")?;
+/// let stats = cache.stats();
+/// assert_eq!((stats.hits, stats.misses), (1, 1));
+/// assert_eq!(stats.ops["get"].calls, 2);
+/// assert_eq!(stats.total_errors(), 0);
+/// # Ok::<(), cement::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Keys read that held a value (each key of a batch counts).
+    pub hits: u64,
+    /// Keys read that held nothing, or nothing readable.
+    pub misses: u64,
+    /// Values that could not be decoded (foreign, or stored as another type) and were read as
+    /// misses.
+    pub decode_errors: u64,
+    /// Bytes of the values read.
+    pub bytes_read: u64,
+    /// Bytes of the values written.
+    pub bytes_written: u64,
+    /// Calls refused at once because the circuit breaker was open.
+    pub breaker_rejections: u64,
+    /// Backend errors that the `on_*_error` policy turned into a miss, a drop or an ignore.
+    pub errors_absorbed: u64,
+    /// Calls and errors per operation, by name (`"get"`, `"set"`, `"delete"`, …).
+    pub ops: BTreeMap<&'static str, OpStats>,
+}
+
+impl CacheStats {
+    /// Errors of every operation together.
+    pub fn total_errors(&self) -> u64 {
+        self.ops.values().map(|o| o.errors).sum()
+    }
+
+    /// Hits over reads, in `0.0..=1.0`; `None` before any read.
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let reads = self.hits + self.misses;
+        (reads > 0).then(|| self.hits as f64 / reads as f64)
+    }
+}
