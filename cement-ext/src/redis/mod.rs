@@ -449,7 +449,10 @@ mod tests {
             })
             .unwrap();
             let err = refused.get("k").unwrap_err();
-            assert!(!format!("{err} {err:?} {refused:?}").contains(PASSWORD), "{err:?}");
+            assert!(
+                !format!("{err} {err:?} {refused:?}").contains(PASSWORD),
+                "{err:?}"
+            );
         });
         // Which events reach a thread-scoped subscriber depends on which thread opened the
         // connection and on tracing's global callsite cache (other tests run concurrently), so
