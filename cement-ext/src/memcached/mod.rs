@@ -403,12 +403,12 @@ impl CacheHandler for MemcachedCacheHandler {
     fn delete_many(&self, keys: &[&str]) -> Result<usize> {
         keys.iter().try_for_each(|key| check_key(key))?;
         // A key listed twice is removed once.
-        let mut unique: Vec<&str> = Vec::with_capacity(keys.len());
-        for key in keys {
-            if !unique.contains(key) {
-                unique.push(key);
-            }
-        }
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        let unique: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|key| seen.insert(*key))
+            .collect();
         let mut removed = 0;
         for (server, positions) in self.group(unique.iter().copied()).into_iter().enumerate() {
             if positions.is_empty() {
