@@ -2,6 +2,7 @@
 //! tracing around a byte-level [`CacheHandler`].
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,6 +204,27 @@ impl Cache {
         self.inner.rules.wire_key(&self.inner.prefix, key)
     }
 
+    /// Runs `f` with `key`'s wire key, built in a per-thread buffer to spare an allocation per
+    /// call (a fresh `String` if the buffer is in use, e.g. by a handler calling back in).
+    fn with_wire<R>(&self, key: &str, f: impl FnOnce(&str) -> Result<R>) -> Result<R> {
+        thread_local! {
+            static WIRE: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        WIRE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buffer) => {
+                self.inner
+                    .rules
+                    .write_wire_key(&self.inner.prefix, key, &mut buffer)?;
+                let outcome = f(&buffer);
+                if buffer.capacity() > 4096 {
+                    *buffer = String::new();
+                }
+                outcome
+            }
+            Err(_) => f(&self.wire_key(key)?),
+        })
+    }
+
     fn span(&self, op: Op, key: &str) -> tracing::span::EnteredSpan {
         tracing::debug_span!(
             "cache",
@@ -280,20 +302,29 @@ impl Cache {
     }
 
     fn decode<T: DeserializeOwned>(&self, key: &str, bytes: Option<Vec<u8>>) -> Result<Option<T>> {
+        self.decoded(key, bytes.map(|b| (b.len(), codec::decode(&b))))
+    }
+
+    /// Counts and applies the decode policy to a value decoded from `len` bytes.
+    fn decoded<T>(
+        &self,
+        key: &str,
+        decoded: Option<(usize, std::result::Result<T, codec::DecodeError>)>,
+    ) -> Result<Option<T>> {
         let stats = &self.inner.stats;
-        let Some(bytes) = bytes else {
+        let Some((len, decoded)) = decoded else {
             stats.miss();
             return Ok(None);
         };
-        match codec::decode(&bytes) {
+        match decoded {
             Ok(value) => {
-                stats.hit(bytes.len());
+                stats.hit(len);
                 Ok(Some(value))
             }
             Err(error) => {
                 stats.decode_error();
                 stats.miss();
-                let error = error.into_error::<T>(key, bytes.len());
+                let error = error.into_error::<T>(key, len);
                 if self.inner.policy.on_decode == OnDecode::Raise {
                     return Err(error);
                 }
@@ -320,10 +351,19 @@ impl Cache {
     /// [`Error::Codec`].
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let _span = self.span(Op::Get, key);
-        let wire = self.wire_key(key)?;
-        let outcome = self.call(Op::Get, |h| h.get(&wire));
-        let bytes = self.absorb(Op::Get, outcome, self.read_policy(), || None)?;
-        self.decode(key, bytes)
+        let mut decoded = None;
+        // Decode straight from the handler's bytes: no copy where the handler lends them.
+        let outcome = self.with_wire(key, |wire| {
+            self.call(Op::Get, |h| {
+                h.get_with(wire, &mut |bytes| {
+                    decoded = Some((bytes.len(), codec::decode(bytes)))
+                })
+            })
+        });
+        if !self.absorb(Op::Get, outcome, self.read_policy(), || false)? {
+            decoded = None;
+        }
+        self.decoded(key, decoded)
     }
 
     /// The value under `key`, or `fallback` on a miss (Cement's `get(key, fallback)`). Falsy
@@ -335,8 +375,7 @@ impl Cache {
     /// Whether `key` holds a value.
     pub fn exists(&self, key: &str) -> Result<bool> {
         let _span = self.span(Op::Exists, key);
-        let wire = self.wire_key(key)?;
-        let outcome = self.call(Op::Exists, |h| h.exists(&wire));
+        let outcome = self.with_wire(key, |wire| self.call(Op::Exists, |h| h.exists(wire)));
         self.absorb(Op::Exists, outcome, self.read_policy(), || false)
     }
 
@@ -365,10 +404,9 @@ impl Cache {
         ttl: Option<Duration>,
     ) -> Result<()> {
         let _span = self.span(op, key);
-        let wire = self.wire_key(key)?;
         let bytes = codec::encode(key, value)?;
         self.inner.stats.written(bytes.len());
-        let outcome = self.call(op, |h| h.set(&wire, &bytes, ttl));
+        let outcome = self.with_wire(key, |wire| self.call(op, |h| h.set(wire, &bytes, ttl)));
         self.absorb(op, outcome, self.write_policy(), || ())
     }
 
@@ -435,8 +473,7 @@ impl Cache {
     /// Removes `key`; `true` if it was there.
     pub fn delete(&self, key: &str) -> Result<bool> {
         let _span = self.span(Op::Delete, key);
-        let wire = self.wire_key(key)?;
-        let outcome = self.call(Op::Delete, |h| h.delete(&wire));
+        let outcome = self.with_wire(key, |wire| self.call(Op::Delete, |h| h.delete(wire)));
         self.absorb(Op::Delete, outcome, self.delete_policy(), || false)
     }
 

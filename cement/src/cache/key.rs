@@ -66,18 +66,7 @@ impl KeyRules {
     /// Fails with [`Error::InvalidKey`](crate::Error::InvalidKey) only when `max_len` is too
     /// small to hold even a mapped key (less than 34 bytes).
     pub fn wire_key<'a>(&self, prefix: &str, key: &'a str) -> crate::Result<Cow<'a, str>> {
-        let full_len = prefix.len() + key.len();
-        let fits = self.max_len.is_none_or(|max| full_len <= max);
-        let clean = !self.graphic_only || (is_graphic(prefix) && is_graphic(key));
-        let restricted = self.max_len.is_some() || self.graphic_only;
-        // Under restrictive rules, a key that could be mistaken for a mapped one (or is empty,
-        // which such backends refuse) is mapped too: that keeps the mapping injective.
-        let ambiguous = restricted
-            && (full_len == 0
-                || prefix.contains(MAPPED_MARKER)
-                || key.contains(MAPPED_MARKER)
-                || joins_marker(prefix, key));
-        if fits && clean && !ambiguous {
+        if self.passes(prefix, key) {
             return Ok(if prefix.is_empty() {
                 Cow::Borrowed(key)
             } else {
@@ -85,6 +74,39 @@ impl KeyRules {
             });
         }
         self.mapped(prefix, key).map(Cow::Owned)
+    }
+
+    /// Whether `prefix + key` is sent as it is (no mapping needed). Under restrictive rules, a
+    /// key that could be mistaken for a mapped one (or is empty, which such backends refuse) is
+    /// mapped too: that keeps the mapping injective.
+    fn passes(&self, prefix: &str, key: &str) -> bool {
+        let full_len = prefix.len() + key.len();
+        let fits = self.max_len.is_none_or(|max| full_len <= max);
+        let clean = !self.graphic_only || (is_graphic(prefix) && is_graphic(key));
+        let restricted = self.max_len.is_some() || self.graphic_only;
+        let ambiguous = restricted
+            && (full_len == 0
+                || prefix.contains(MAPPED_MARKER)
+                || key.contains(MAPPED_MARKER)
+                || joins_marker(prefix, key));
+        fits && clean && !ambiguous
+    }
+
+    /// [`wire_key`](Self::wire_key) written into `out` (cleared first), to reuse a buffer.
+    pub(crate) fn write_wire_key(
+        &self,
+        prefix: &str,
+        key: &str,
+        out: &mut String,
+    ) -> crate::Result<()> {
+        out.clear();
+        if self.passes(prefix, key) {
+            out.push_str(prefix);
+            out.push_str(key);
+        } else {
+            out.push_str(&self.mapped(prefix, key)?);
+        }
+        Ok(())
     }
 
     fn mapped(&self, prefix: &str, key: &str) -> crate::Result<String> {

@@ -137,6 +137,16 @@ impl CacheHandler for MemoryCacheHandler {
         Ok(self.store.get(key).map(|entry| entry.value.to_vec()))
     }
 
+    fn get_with(&self, key: &str, visit: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        Ok(match self.store.get(key) {
+            Some(entry) => {
+                visit(&entry.value);
+                true
+            }
+            None => false,
+        })
+    }
+
     fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         self.store.insert(key.to_string(), Entry::new(value, ttl));
         Ok(())

@@ -101,6 +101,18 @@ pub trait CacheHandler: Send + Sync + 'static {
         KeyRules::ANY
     }
 
+    /// Hands the value under `key` to `visit` without copying it, where the handler can (the
+    /// memory handler does); `false` on a miss. Default: a [`get`](Self::get).
+    fn get_with(&self, key: &str, visit: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        match self.get(key)? {
+            Some(value) => {
+                visit(&value);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// The values of several keys, in the order of `keys`. Default: one `get` per key.
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
         keys.iter().map(|key| self.get(key)).collect()
