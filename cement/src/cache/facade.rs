@@ -489,8 +489,8 @@ impl Cache {
     /// can.
     pub fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
         let _span = self.span(Op::GetMany, keys.first().copied().unwrap_or_default());
-        let wires = self.wire_keys(keys)?;
-        let refs: Vec<&str> = wires.iter().map(|w| w.as_ref()).collect();
+        let wires = self.wire_keys(keys.iter())?;
+        let refs = wires.refs();
         let outcome = self.call(Op::GetMany, |h| h.get_many(&refs));
         let values = self.absorb(Op::GetMany, outcome, self.read_policy(), || {
             vec![None; keys.len()]
@@ -520,18 +520,18 @@ impl Cache {
             Op::SetMany,
             entries.first().map(|e| e.0).unwrap_or_default(),
         );
-        let mut wires = Vec::with_capacity(entries.len());
+        let wires = self.wire_keys(entries.iter().map(|(key, _)| key))?;
         let mut values = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            wires.push(self.wire_key(key)?);
             let bytes = codec::encode(key, value)?;
             self.inner.stats.written(bytes.len());
             values.push(bytes);
         }
         let pairs: Vec<(&str, &[u8])> = wires
-            .iter()
+            .refs()
+            .into_iter()
             .zip(&values)
-            .map(|(w, v)| (w.as_ref(), v.as_slice()))
+            .map(|(w, v)| (w, v.as_slice()))
             .collect();
         let outcome = self.call(Op::SetMany, |h| h.set_many(&pairs, self.inner.default_ttl));
         self.absorb(Op::SetMany, outcome, self.write_policy(), || ())
@@ -540,14 +540,25 @@ impl Cache {
     /// Removes several keys; returns how many were there.
     pub fn delete_many(&self, keys: &[&str]) -> Result<usize> {
         let _span = self.span(Op::DeleteMany, keys.first().copied().unwrap_or_default());
-        let wires = self.wire_keys(keys)?;
-        let refs: Vec<&str> = wires.iter().map(|w| w.as_ref()).collect();
+        let wires = self.wire_keys(keys.iter())?;
+        let refs = wires.refs();
         let outcome = self.call(Op::DeleteMany, |h| h.delete_many(&refs));
         self.absorb(Op::DeleteMany, outcome, self.delete_policy(), || 0)
     }
 
-    fn wire_keys<'k>(&self, keys: &[&'k str]) -> Result<Vec<Cow<'k, str>>> {
-        keys.iter().map(|k| self.wire_key(k)).collect()
+    /// The wire keys of a batch, all in one buffer (one allocation instead of one per key).
+    fn wire_keys<K: AsRef<str>>(&self, keys: impl Iterator<Item = K>) -> Result<WireKeys> {
+        let mut batch = WireKeys::default();
+        let mut one = String::new();
+        for key in keys {
+            self.inner
+                .rules
+                .write_wire_key(&self.inner.prefix, key.as_ref(), &mut one)?;
+            let start = batch.text.len();
+            batch.text.push_str(&one);
+            batch.ends.push((start, batch.text.len()));
+        }
+        Ok(batch)
     }
 
     /// The value under `key`; on a miss, `compute` makes it, it is stored for `ttl` (`None`:
@@ -591,6 +602,22 @@ impl Cache {
 
     pub(crate) fn close(&self) -> Result<()> {
         self.inner.handler.close()
+    }
+}
+
+/// Wire keys of a batch, stored end to end.
+#[derive(Default)]
+struct WireKeys {
+    text: String,
+    ends: Vec<(usize, usize)>,
+}
+
+impl WireKeys {
+    fn refs(&self) -> Vec<&str> {
+        self.ends
+            .iter()
+            .map(|&(start, end)| &self.text[start..end])
+            .collect()
     }
 }
 
