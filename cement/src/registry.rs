@@ -305,12 +305,12 @@ impl<'a> HandlerContext<'a> {
     ///
     /// The keys the cache facade reads for every handler — the failure policy
     /// (`on_read_error`, `on_write_error`, `on_delete_error`, `on_decode_error`,
-    /// `breaker_failures`, `breaker_cooldown`) and `log_keys` — are left out, so a handler's
+    /// `breaker_failures`, `breaker_cooldown`), `log_keys` and `lease_time` — are left out, so a handler's
     /// settings type can deny unknown fields. `prefix` and `expire_time` stay in: handlers may
     /// need them (a prefix-scoped purge, say).
     pub fn settings<T: DeserializeOwned>(&self) -> Result<T> {
         let mut skip: Vec<&str> = crate::cache::policy::KEYS.to_vec();
-        skip.push("log_keys");
+        skip.extend(["log_keys", "lease_time"]);
         self.config.section_without(&self.section, &skip)
     }
 }

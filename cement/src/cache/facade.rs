@@ -41,6 +41,8 @@ struct Inner {
     stats: Counters,
     flights: Flights,
     log_keys: bool,
+    /// Cross-process stampede lease for `get_or_set_with` (`lease_time`); `None`: off.
+    lease_time: Option<Duration>,
 }
 
 impl fmt::Debug for Cache {
@@ -125,14 +127,22 @@ impl Cache {
         } else {
             false
         };
-        Ok(Cache::with_policy(
-            label,
-            handler,
-            prefix,
-            default_ttl,
-            policy,
-            log_keys,
-        ))
+        let lease_time: f64 = if config.has_key(section, "lease_time") {
+            config.get(section, "lease_time")?
+        } else {
+            0.0
+        };
+        if !(lease_time.is_finite() && lease_time >= 0.0) {
+            return Err(Error::Config(format!(
+                "lease_time in section [{section}] must be a number of seconds (0 = off), not {lease_time}"
+            )));
+        }
+        let lease_time = (lease_time > 0.0).then(|| Duration::from_secs_f64(lease_time));
+        let mut cache = Cache::with_policy(label, handler, prefix, default_ttl, policy, log_keys);
+        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
+            inner.lease_time = lease_time;
+        }
+        Ok(cache)
     }
 
     fn with_policy(
@@ -157,6 +167,7 @@ impl Cache {
                 stats: Counters::default(),
                 flights: Flights::default(),
                 log_keys,
+                lease_time: None,
             }),
         }
     }
@@ -566,6 +577,11 @@ impl Cache {
     /// the same key wait for one computation instead of all running it (single-flight). An
     /// error from `compute` is returned and nothing is stored.
     ///
+    /// With `lease_time` (seconds) set in the handler section and a handler with native `add`,
+    /// separate processes coordinate as well: the caller that `add`s the lease key
+    /// `"#~lease:" + prefix + key` computes; the others poll for the value until the lease
+    /// would expire, then compute themselves.
+    ///
     /// ```
     /// use cement::cache::{Cache, MemoryCacheHandler};
     ///
@@ -593,11 +609,73 @@ impl Cache {
             if let Some(value) = self.get(key)? {
                 return Ok(value);
             }
-            self.inner.stats.call(Op::Compute);
-            let value = compute().inspect_err(|_| self.inner.stats.error(Op::Compute))?;
-            self.store(Op::Set, key, &value, ttl)?;
-            Ok(value)
+            match self.inner.lease_time {
+                Some(lease_time) if self.inner.capabilities.add => {
+                    self.compute_under_lease(key, ttl, lease_time, compute)
+                }
+                _ => self.compute_and_store(key, ttl, compute),
+            }
         })
+    }
+
+    fn compute_and_store<T, F>(&self, key: &str, ttl: Option<Duration>, compute: F) -> Result<T>
+    where
+        T: Serialize,
+        F: FnOnce() -> Result<T>,
+    {
+        self.inner.stats.call(Op::Compute);
+        let value = compute().inspect_err(|_| self.inner.stats.error(Op::Compute))?;
+        self.store(Op::Set, key, &value, ttl)?;
+        Ok(value)
+    }
+
+    /// Cross-process single-flight: the caller that `add`s the lease key computes; the others
+    /// poll for the value until the lease would have expired, then compute themselves (the
+    /// holder may have died). A lease the backend cannot take does not stop the computation.
+    fn compute_under_lease<T, F>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        lease_time: Duration,
+        compute: F,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Result<T>,
+    {
+        // The lease lives outside the prefix, where no user key can land (with a non-empty
+        // prefix): "#~lease:" + prefix + key.
+        let lease_key = format!("#~lease:{}{key}", self.inner.prefix);
+        let lease = self.inner.rules.wire_key("", &lease_key)?;
+        let taken = self.call(Op::Add, |h| h.add(&lease, b"1", Some(lease_time)));
+        match taken {
+            Ok(true) => {
+                let outcome = self.compute_and_store(key, ttl, compute);
+                if let Err(error) = self.call(Op::Delete, |h| h.delete(&lease)) {
+                    tracing::debug!(handler = self.inner.label, %error, "releasing a stampede lease failed; it expires by itself");
+                }
+                outcome
+            }
+            Ok(false) => {
+                let deadline = std::time::Instant::now() + lease_time;
+                let mut pause = Duration::from_millis(10);
+                while std::time::Instant::now() < deadline {
+                    std::thread::sleep(
+                        pause.min(deadline.saturating_duration_since(std::time::Instant::now())),
+                    );
+                    if let Some(value) = self.get(key)? {
+                        return Ok(value);
+                    }
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                self.compute_and_store(key, ttl, compute)
+            }
+            Err(error) if is_backend_fault(&error) => {
+                tracing::debug!(handler = self.inner.label, %error, "no stampede lease; computing without one");
+                self.compute_and_store(key, ttl, compute)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     pub(crate) fn close(&self) -> Result<()> {
@@ -811,6 +889,68 @@ mod tests {
         assert!(matches!(err, Error::InvalidArgument(_)));
         assert_eq!(cache.get::<u8>("k").unwrap(), None);
         assert_eq!(cache.get_or_set_with("k", None, || Ok(7u8)).unwrap(), 7);
+    }
+
+    /// Two caches over one store, as two processes over one server.
+    struct Shared(Arc<MemoryCacheHandler>);
+
+    impl CacheHandler for Shared {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+            self.0.set(key, value, ttl)
+        }
+        fn delete(&self, key: &str) -> Result<bool> {
+            self.0.delete(key)
+        }
+        fn purge(&self) -> Result<()> {
+            self.0.purge()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.0.capabilities()
+        }
+        fn add(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+            self.0.add(key, value, ttl)
+        }
+    }
+
+    #[test]
+    fn a_lease_keeps_separate_processes_from_stampeding() {
+        let store = Arc::new(MemoryCacheHandler::new(100));
+        let process = || {
+            let mut config = Config::with_sections(&["cache.memory"]);
+            config.set("cache.memory", "prefix", "app:");
+            config.set("cache.memory", "expire_time", 0);
+            config.set("cache.memory", "lease_time", 5);
+            Cache::from_config(
+                "memory",
+                Box::new(Shared(Arc::clone(&store))),
+                &config,
+                "cache.memory",
+            )
+            .unwrap()
+        };
+        let caches: Vec<Cache> = (0..4).map(|_| process()).collect();
+        let computed = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for cache in &caches {
+                let computed = &computed;
+                s.spawn(move || {
+                    let value: String = cache
+                        .get_or_set_with("report", None, || {
+                            computed.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(150));
+                            Ok("done".to_string())
+                        })
+                        .unwrap();
+                    assert_eq!(value, "done");
+                });
+            }
+        });
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        // The lease was released, outside the prefix.
+        assert_eq!(store.get("#~lease:app:report").unwrap(), None);
     }
 
     #[test]
