@@ -1,32 +1,44 @@
 //! The redis handler against the raw `redis` client it is built on, on the same server, in the
-//! same run: `GET`, `SET` and `MGET` of 100 keys.
+//! same run: `GET`, `SET`, `MGET` of 100 keys and `incr`; then the batch forms against as many
+//! single calls.
 //!
 //! `cargo bench --bench redis` (needs `redis-server`; the bench starts its own on a free
-//! loopback port). Each group has three lines:
+//! loopback port). The groups `redis/get`, `redis/set`, `redis/get_many_100` and `redis/incr`
+//! have three lines:
 //!
 //! * `raw`: one `redis::Connection`, the command sent by hand with the wire key and the encoded
-//!   value ready-made: what the handler saves you from writing;
+//!   value ready-made: what the handler saves you from writing (for `incr`: redis' own `INCRBY`,
+//!   which the handler cannot use as it is, see `cement-ext/src/redis/counter.rs`);
 //! * `handler`: `RedisCacheHandler` through the byte-level `CacheHandler` trait (pool checkout,
-//!   error mapping): the handler's own overhead;
+//!   error mapping; for `incr`, the counter script through `EVALSHA`): the handler's own
+//!   overhead;
 //! * `cache`: `app.cache()`, the typed facade (key prefix + JSON codec on top).
 //!
-//! Criterion measures the three one after the other, so on a busy machine drift between them
+//! The groups `redis/batch_get_100`, `redis/batch_set_100` and `redis/batch_delete_100` compare,
+//! all through `app.cache()`, one batch call (`get_many`, `set_many`, `delete_many`: one `MGET`,
+//! `MSET`, `UNLINK`) with 100 single calls (`get`, `set`, `delete`) of the same keys.
+//!
+//! Criterion measures the variants one after the other, so on a busy machine drift between them
 //! can exceed the differences being measured. After the criterion groups, the bench therefore
-//! also prints an interleaved comparison: batches of each variant in rotating order, many
-//! rounds, and the ratio of the medians to `raw` (skipped with `--test` / `--list`).
+//! also prints interleaved comparisons: batches of each variant in rotating order, many
+//! rounds, and the ratio of the medians (to `raw`; for the batch forms, the gain of the batch
+//! over the single calls). They are skipped with `--test` / `--list`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cement::testing::server::RedisServer;
 use cement::{Builder, Meta};
-use criterion::{criterion_group, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, BatchSize, BenchmarkGroup, Criterion};
 // Links cement-ext's registrations: this bench builds its app from a `Meta` value, not with
 // `#[derive(App)]` (which would name the crate by itself).
 use cement_ext as _;
 
 const PREFIX: &str = "bench:";
 const MANY: usize = 100;
+/// The counter `incr` steps, in all three variants (the same digits).
+const COUNTER: &str = "hits";
 
 fn value() -> String {
     "a cached value of about sixty-four bytes, typical of a session!".to_string()
@@ -134,6 +146,91 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    let wire_counter = format!("{PREFIX}{COUNTER}");
+    let mut group = c.benchmark_group("redis/incr");
+    group.bench_function("raw", |b| {
+        b.iter(|| black_box(raw_incrby(raw, &wire_counter)))
+    });
+    group.bench_function("handler", |b| {
+        b.iter(|| {
+            black_box(
+                handler
+                    .incr(black_box(&wire_counter), 1, None)
+                    .expect("incr"),
+            )
+        })
+    });
+    group.bench_function("cache", |b| {
+        b.iter(|| black_box(cache.incr(black_box(COUNTER), 1).expect("incr")))
+    });
+    group.finish();
+
+    batch_groups(c, &cache, &key_refs, value);
+}
+
+/// A group for the slow (about a millisecond) batch comparisons: fewer, shorter samples.
+fn short_group<'c>(c: &'c mut Criterion, name: &str) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    group
+}
+
+/// The batch forms against 100 single calls, through `app.cache()`.
+fn batch_groups(c: &mut Criterion, cache: &cement::cache::Cache, keys: &[&str], value: &str) {
+    let entries: Vec<(&str, &str)> = keys.iter().map(|key| (*key, value)).collect();
+    let mut group = short_group(c, "redis/batch_get_100");
+    group.bench_function("get_many", |b| {
+        b.iter(|| black_box(cache.get_many::<String>(black_box(keys)).expect("get_many")))
+    });
+    group.bench_function("100_x_get", |b| {
+        b.iter(|| {
+            for key in keys {
+                black_box(cache.get::<String>(black_box(key)).expect("get"));
+            }
+        })
+    });
+    group.finish();
+
+    let mut group = short_group(c, "redis/batch_set_100");
+    group.bench_function("set_many", |b| {
+        b.iter(|| cache.set_many(black_box(&entries)).expect("set_many"))
+    });
+    group.bench_function("100_x_set", |b| {
+        b.iter(|| {
+            for (key, value) in &entries {
+                cache.set(black_box(key), black_box(value)).expect("set");
+            }
+        })
+    });
+    group.finish();
+
+    // Each iteration deletes keys that are there: the setup (not timed) stores them again.
+    let mut group = short_group(c, "redis/batch_delete_100");
+    let refill = || cache.set_many(&entries).expect("set_many");
+    group.bench_function("delete_many", |b| {
+        b.iter_batched(
+            refill,
+            |()| black_box(cache.delete_many(black_box(keys)).expect("delete_many")),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("100_x_delete", |b| {
+        b.iter_batched(
+            refill,
+            |()| {
+                for key in keys {
+                    black_box(cache.delete(black_box(key)).expect("delete"));
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+    refill();
 }
 
 fn raw_get(raw: &mut redis::Connection, key: &str) -> Option<Vec<u8>> {
@@ -158,6 +255,14 @@ fn raw_mget(raw: &mut redis::Connection, keys: &[&str]) -> Vec<Option<Vec<u8>>> 
         .expect("mget")
 }
 
+fn raw_incrby(raw: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("INCRBY")
+        .arg(black_box(key))
+        .arg(1)
+        .query(raw)
+        .expect("incrby")
+}
+
 /// The interleaved comparison described in the module docs.
 fn interleaved() {
     const BATCH: usize = 200;
@@ -169,6 +274,7 @@ fn interleaved() {
     let (value, encoded) = (&f.value, &f.encoded);
     let key_refs: Vec<&str> = f.keys.iter().map(String::as_str).collect();
     let wire_refs: Vec<&str> = f.wire.iter().map(String::as_str).collect();
+    let wire_counter = format!("{PREFIX}{COUNTER}");
     let raw = std::cell::RefCell::new(f.raw);
 
     let ops: Vec<(&str, Variants<'_>)> = vec![
@@ -237,6 +343,33 @@ fn interleaved() {
                 ),
             ],
         ),
+        (
+            "incr",
+            [
+                (
+                    "raw",
+                    Box::new(|| {
+                        black_box(raw_incrby(&mut raw.borrow_mut(), &wire_counter));
+                    }),
+                ),
+                (
+                    "handler",
+                    Box::new(|| {
+                        black_box(
+                            handler
+                                .incr(black_box(&wire_counter), 1, None)
+                                .expect("incr"),
+                        );
+                    }),
+                ),
+                (
+                    "cache",
+                    Box::new(|| {
+                        black_box(cache.incr(black_box(COUNTER), 1).expect("incr"));
+                    }),
+                ),
+            ],
+        ),
     ];
 
     println!("\nredis/interleaved: median time per op over {ROUNDS} rounds of {BATCH}, and the ratio to raw");
@@ -264,6 +397,125 @@ fn interleaved() {
     }
 }
 
+/// One side of a batch comparison: runs once and returns the time of what it measures.
+type Timed<'a> = Box<dyn FnMut() -> Duration + 'a>;
+
+/// `run`, timed whole.
+fn timed<'a>(mut run: impl FnMut() + 'a) -> Timed<'a> {
+    Box::new(move || {
+        let started = Instant::now();
+        run();
+        started.elapsed()
+    })
+}
+
+/// The interleaved comparison of the batch forms with 100 single calls, through `app.cache()`.
+fn interleaved_batches() {
+    const BATCH: usize = 5;
+    const ROUNDS: usize = 60;
+    let f = Fixture::new();
+    let cache = f.app.cache().clone();
+    let keys: Vec<&str> = f.keys.iter().map(String::as_str).collect();
+    let entries: Vec<(&str, &str)> = keys.iter().map(|key| (*key, f.value.as_str())).collect();
+    let refill = || cache.set_many(&entries).expect("set_many");
+
+    let ops: Vec<(&str, [(&str, Timed<'_>); 2])> = vec![
+        (
+            "get",
+            [
+                (
+                    "100 x get",
+                    timed(|| {
+                        for key in &keys {
+                            black_box(cache.get::<String>(black_box(key)).expect("get"));
+                        }
+                    }),
+                ),
+                (
+                    "get_many",
+                    timed(|| {
+                        black_box(
+                            cache
+                                .get_many::<String>(black_box(&keys))
+                                .expect("get_many"),
+                        );
+                    }),
+                ),
+            ],
+        ),
+        (
+            "set",
+            [
+                (
+                    "100 x set",
+                    timed(|| {
+                        for (key, value) in &entries {
+                            cache.set(black_box(key), black_box(value)).expect("set");
+                        }
+                    }),
+                ),
+                (
+                    "set_many",
+                    timed(|| cache.set_many(black_box(&entries)).expect("set_many")),
+                ),
+            ],
+        ),
+        (
+            "delete",
+            [
+                (
+                    "100 x delete",
+                    Box::new(|| {
+                        refill();
+                        let started = Instant::now();
+                        for key in &keys {
+                            black_box(cache.delete(black_box(key)).expect("delete"));
+                        }
+                        started.elapsed()
+                    }),
+                ),
+                (
+                    "delete_many",
+                    Box::new(|| {
+                        refill();
+                        let started = Instant::now();
+                        black_box(cache.delete_many(black_box(&keys)).expect("delete_many"));
+                        started.elapsed()
+                    }),
+                ),
+            ],
+        ),
+    ];
+
+    println!(
+        "\nredis/interleaved_batches: {MANY} keys through app.cache(), median time over {ROUNDS} rounds of {BATCH}, and the batch form's gain"
+    );
+    for (name, mut variants) in ops {
+        let mut times: [Vec<f64>; 2] = Default::default();
+        for (_, run) in variants.iter_mut() {
+            (0..BATCH).for_each(|_| {
+                run(); // warm up
+            });
+        }
+        for round in 0..ROUNDS {
+            for j in 0..2 {
+                let i = (j + round) % 2; // rotate the order: no variant always goes first
+                let run = &mut variants[i].1;
+                let total: Duration = (0..BATCH).map(|_| run()).sum();
+                times[i].push(total.as_secs_f64() * 1e6 / BATCH as f64);
+            }
+        }
+        let single = median(&mut times[0]);
+        let batch = median(&mut times[1]);
+        println!(
+            "  {name:<7} {} {single:.0} µs   {} {batch:.0} µs   gain {:.1}×",
+            variants[0].0,
+            variants[1].0,
+            single / batch
+        );
+    }
+}
+
 fn median(times: &mut [f64]) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
@@ -282,5 +534,6 @@ fn main() {
     Criterion::default().configure_from_args().final_summary();
     if !std::env::args().any(|arg| arg == "--test" || arg == "--list") {
         interleaved();
+        interleaved_batches();
     }
 }

@@ -109,7 +109,8 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             backend: BACKEND,
             source: failure(format!(
                 "{target} refused the command ({detail}); the ACL user needs access to this app's keys \
-                 (its prefix) and to GET, SET, MGET, MSET, UNLINK and SCAN (FLUSHDB for purge = \"db\")"
+                 (its prefix) and to GET, SET, MGET, MSET, UNLINK, SCAN, EXISTS, PEXPIRE, PERSIST, \
+                 EVALSHA and SCRIPT LOAD (the counters' script), and FLUSHDB for purge = \"db\""
             )),
         },
         ErrorKind::Server(

@@ -25,6 +25,11 @@
 //!   `purge = "db"` makes it `FLUSHDB`. It never uses `KEYS`;
 //! * `get_many` is one `MGET`, `set_many` one `MSET` (or a pipeline of `SET … PX` with a TTL),
 //!   `delete_many` one `UNLINK`;
+//! * every optional operation is native, atomic and one round trip
+//!   ([`Capabilities::ALL`](cement::cache::Capabilities::ALL)): `add` is `SET … NX [PX ms]`,
+//!   `incr`/`decr` one Lua script (unsigned 64-bit counters, `decr` stops at 0, TTL only on
+//!   creation), `touch` is `PEXPIRE` (or `PERSIST` + `EXISTS` in one pipeline), `exists` is
+//!   `EXISTS`;
 //! * connections are opened lazily from a pool (`pool_size`): an app starts while redis is down,
 //!   calls then fail fast with [`Error::Unavailable`] (refused) or [`Error::Timeout`] (no
 //!   answer within `connect_timeout`/`response_timeout`), and work again as soon as the server
@@ -32,22 +37,24 @@
 //! * ACL users (`username`/`password`, or a url) and TLS (`rediss://` or `tls = true`, with
 //!   `tls_ca_file`); the password is never printed.
 //!
-//! Config keys and defaults: see [`config`](self::config).
+//! Config keys and defaults: see [`config`].
 
 pub mod config;
+mod counter;
 mod error;
 mod pool;
 
 use std::fmt;
 use std::time::Duration;
 
-use cement::cache::{CacheHandler, HandlerSetup};
+use cement::cache::{CacheHandler, Capabilities, HandlerSetup};
 use cement::registry::HandlerContext;
 use cement::{Error, Result};
 use redis::{Connection, RedisError};
 
 pub use config::{defaults, PurgeMode, RedisSettings, Secret};
 
+use counter::{Direction, Reply};
 use error::{classify, is_stale_connection, keeps_connection, ErrorContext, Phase, BACKEND};
 use pool::{CheckoutError, Pool};
 
@@ -88,6 +95,8 @@ pub struct RedisCacheHandler {
     prefix: String,
     purge: PurgeMode,
     max_value_size: usize,
+    /// The `incr`/`decr` script ([`counter`]).
+    counter: redis::Script,
 }
 
 impl fmt::Debug for RedisCacheHandler {
@@ -134,6 +143,7 @@ impl RedisCacheHandler {
             prefix: settings.prefix,
             purge: settings.purge,
             max_value_size: usize::try_from(settings.max_value_size).unwrap_or(usize::MAX),
+            counter: counter::script(),
         })
     }
 
@@ -150,9 +160,11 @@ impl RedisCacheHandler {
 
     /// Runs `op` on a pooled connection. If a connection taken from the idle list turns out to
     /// have died meanwhile (the server restarted), the other idle ones are dropped too and
-    /// `op` runs once more on a fresh connection. The commands used here are safe to repeat;
-    /// the one imprecision: if a server ran an `UNLINK` and the connection died before the
-    /// reply, the repeat reports the key as absent (after a restart, nothing had run).
+    /// `op` runs once more on a fresh connection. After a restart nothing had run, so the
+    /// repeat is exact. The imprecision is confined to a server that ran the command and then
+    /// dropped the connection before its reply left (killed in that instant, `CLIENT KILL`):
+    /// the repeat of an `UNLINK` then reports the key as absent, of an `add` reports it as not
+    /// stored, and of an `incr`/`decr` applies the step twice.
     fn run<T>(&self, op: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
         let mut pooled = self.checkout()?;
         let Some(conn) = pooled.conn() else {
@@ -218,6 +230,50 @@ impl RedisCacheHandler {
         }
     }
 
+    /// One counter step through the script: atomic, one round trip.
+    fn step(
+        &self,
+        key: &str,
+        direction: Direction,
+        delta: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64> {
+        let ttl = ttl
+            .map(|ttl| ttl_millis(ttl).to_string())
+            .unwrap_or_default();
+        let mut invocation = self.counter.key(key);
+        invocation
+            .arg(direction.sign())
+            .arg(delta.to_string())
+            .arg(ttl);
+        let reply = self.run(|conn| invocation.invoke::<(i64, String)>(conn))?;
+        let operation = direction.operation();
+        match Reply::parse(&reply) {
+            Some(Reply::Value(value)) => Ok(value),
+            Some(Reply::NotCounter) => Err(Error::InvalidArgument(format!(
+                "cannot {operation} key {:?}: the value under it is not a counter (an unsigned \
+                 integer stored as ASCII digits, up to {}); create counters with incr or set them \
+                 to an unsigned integer",
+                shorten(key),
+                u64::MAX
+            ))),
+            Some(Reply::Overflow { current }) => Err(Error::InvalidArgument(format!(
+                "cannot incr key {:?} by {delta}: the counter holds {current} and would pass \
+                 {} (u64::MAX); it was left unchanged",
+                shorten(key),
+                u64::MAX
+            ))),
+            None => Err(Error::Backend {
+                backend: BACKEND,
+                source: format!(
+                    "{} answered the {operation} script with {reply:?}, not {{status, value}}",
+                    self.errors.target
+                )
+                .into(),
+            }),
+        }
+    }
+
     fn check_size(&self, value: &[u8]) -> Result<()> {
         if value.len() > self.max_value_size {
             return Err(Error::ValueTooLarge {
@@ -235,6 +291,19 @@ impl RedisCacheHandler {
 fn ttl_millis(ttl: Duration) -> u64 {
     let ms = ttl.as_millis() + u128::from(!ttl.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms).unwrap_or(u64::MAX).clamp(1, MAX_TTL_MS)
+}
+
+/// A key as error messages show it: whole up to 80 bytes, else cut, with its length.
+fn shorten(key: &str) -> String {
+    const MAX: usize = 80;
+    if key.len() <= MAX {
+        return key.to_string();
+    }
+    let mut end = MAX;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &key[..end], key.len())
 }
 
 /// `prefix` as a literal in a redis glob pattern (`SCAN MATCH`): `* ? [ ] \` escaped.
@@ -363,6 +432,56 @@ impl CacheHandler for RedisCacheHandler {
         self.pool.close();
         Ok(())
     }
+
+    /// All of them: `add`, counters and `touch` are native and atomic.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    /// `SET key value NX [PX ms]`: `true` if it stored.
+    fn add(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        self.check_size(value)?;
+        let mut cmd = set_cmd(key, value, ttl);
+        cmd.arg("NX");
+        // `+OK` when stored, a nil reply when the key was there.
+        self.run(|conn| cmd.query::<bool>(conn))
+    }
+
+    /// The counter script with `+`: a missing key starts from 0 and gets `ttl`; an existing
+    /// one keeps its TTL. An increment past `u64::MAX` is an [`Error::InvalidArgument`] and
+    /// leaves the counter unchanged.
+    fn incr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
+        self.step(key, Direction::Up, delta, ttl)
+    }
+
+    /// The counter script with `-`: stops at 0; otherwise as [`incr`](Self::incr).
+    fn decr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
+        self.step(key, Direction::Down, delta, ttl)
+    }
+
+    /// `PEXPIRE key ms`, or for `None` one pipeline of `PERSIST key` + `EXISTS key` (`PERSIST`
+    /// answers 0 for a key that exists without a TTL, so it cannot tell on its own).
+    fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool> {
+        match ttl {
+            Some(ttl) => {
+                let mut cmd = redis::cmd("PEXPIRE");
+                cmd.arg(key).arg(ttl_millis(ttl));
+                self.run(|conn| cmd.query::<bool>(conn))
+            }
+            None => {
+                let mut pipe = redis::pipe();
+                pipe.cmd("PERSIST").arg(key).ignore();
+                pipe.cmd("EXISTS").arg(key);
+                self.run(|conn| pipe.query::<(bool,)>(conn))
+                    .map(|(exists,)| exists)
+            }
+        }
+    }
+
+    /// `EXISTS key`.
+    fn exists(&self, key: &str) -> Result<bool> {
+        self.run(|conn| redis::cmd("EXISTS").arg(key).query::<bool>(conn))
+    }
 }
 
 #[cfg(test)]
@@ -376,6 +495,13 @@ mod tests {
         assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
         assert_eq!(ttl_millis(Duration::ZERO), 1);
         assert_eq!(ttl_millis(Duration::MAX), MAX_TTL_MS);
+    }
+
+    #[test]
+    fn long_keys_are_shortened_in_messages() {
+        assert_eq!(shorten("app:k"), "app:k");
+        let long = format!("{}é", "k".repeat(79));
+        assert_eq!(shorten(&long), format!("{}… (81 bytes)", "k".repeat(79)));
     }
 
     #[test]
