@@ -47,6 +47,7 @@ mod pool;
 use std::fmt;
 use std::time::Duration;
 
+use cement::cache::key::shorten;
 use cement::cache::{CacheHandler, Capabilities, HandlerSetup};
 use cement::registry::HandlerContext;
 use cement::{Error, Result};
@@ -291,19 +292,6 @@ impl RedisCacheHandler {
 fn ttl_millis(ttl: Duration) -> u64 {
     let ms = ttl.as_millis() + u128::from(!ttl.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms).unwrap_or(u64::MAX).clamp(1, MAX_TTL_MS)
-}
-
-/// A key as error messages show it: whole up to 80 bytes, else cut, with its length.
-fn shorten(key: &str) -> String {
-    const MAX: usize = 80;
-    if key.len() <= MAX {
-        return key.to_string();
-    }
-    let mut end = MAX;
-    while !key.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &key[..end], key.len())
 }
 
 /// `prefix` as a literal in a redis glob pattern (`SCAN MATCH`): `* ? [ ] \` escaped.

@@ -166,8 +166,16 @@ fn joins_marker(prefix: &str, key: &str) -> bool {
     prefix.ends_with('#') && key.starts_with('~')
 }
 
-/// A key shortened for error messages.
-pub(crate) fn shorten(key: &str) -> String {
+/// A key as error messages show it: whole up to 80 bytes, else cut at a character boundary
+/// and followed by its length. For handler authors' errors too.
+///
+/// ```
+/// use cement::cache::key::shorten;
+///
+/// assert_eq!(shorten("user:1"), "user:1");
+/// assert_eq!(shorten(&"k".repeat(100)), format!("{}… (100 bytes)", "k".repeat(80)));
+/// ```
+pub fn shorten(key: &str) -> String {
     const MAX: usize = 80;
     if key.len() <= MAX {
         return key.to_string();

@@ -176,11 +176,18 @@ impl CacheHandler for MemoryCacheHandler {
     }
 
     fn incr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
-        self.step(key, ttl, |n| n.wrapping_add(delta))
+        self.step(key, ttl, |n| {
+            n.checked_add(delta).ok_or_else(|| {
+                crate::Error::InvalidArgument(format!(
+                    "incrementing the counter under key {:?} by {delta} would pass u64::MAX; it was left unchanged",
+                    crate::cache::key::shorten(key)
+                ))
+            })
+        })
     }
 
     fn decr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
-        self.step(key, ttl, |n| n.saturating_sub(delta))
+        self.step(key, ttl, |n| Ok(n.saturating_sub(delta)))
     }
 
     fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool> {
@@ -206,7 +213,12 @@ impl CacheHandler for MemoryCacheHandler {
 
 impl MemoryCacheHandler {
     /// One atomic counter step: `f` maps the current value (0 when absent) to the new one.
-    fn step(&self, key: &str, ttl: Option<Duration>, f: impl FnOnce(u64) -> u64) -> Result<u64> {
+    fn step(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        f: impl FnOnce(u64) -> Result<u64>,
+    ) -> Result<u64> {
         let mut new_value = 0;
         self.store
             .entry_by_ref(key)
@@ -214,7 +226,7 @@ impl MemoryCacheHandler {
                 let entry = match current {
                     Some(entry) => {
                         let entry = entry.into_value();
-                        new_value = f(parse_counter(key, &entry.value)?);
+                        new_value = f(parse_counter(key, &entry.value)?)?;
                         Entry {
                             value: Arc::from(new_value.to_string().as_bytes()),
                             ttl: entry.ttl,
@@ -222,7 +234,7 @@ impl MemoryCacheHandler {
                         }
                     }
                     None => {
-                        new_value = f(0);
+                        new_value = f(0)?;
                         Entry::new(new_value.to_string().as_bytes(), ttl)
                     }
                 };
@@ -259,6 +271,17 @@ mod tests {
         assert_eq!(cache.incr("n", 5, None).unwrap(), 5);
         assert_eq!(cache.incr("n", 2, None).unwrap(), 7);
         assert_eq!(cache.decr("n", 10, None).unwrap(), 0);
+        cache
+            .set("max", u64::MAX.to_string().as_bytes(), None)
+            .unwrap();
+        assert!(matches!(
+            cache.incr("max", 1, None),
+            Err(crate::Error::InvalidArgument(_))
+        ));
+        assert_eq!(
+            cache.get("max").unwrap(),
+            Some(u64::MAX.to_string().into_bytes())
+        );
         assert_eq!(cache.get("n").unwrap(), Some(b"0".to_vec()));
         cache.set("text", b"\"x\"", None).unwrap();
         assert!(matches!(

@@ -152,8 +152,9 @@ pub trait CacheHandler: Send + Sync + 'static {
 
     /// Adds `delta` to the unsigned counter under `key` and returns the new value. A missing key
     /// starts from 0 and is created with `ttl`; a value that is not a counter (ASCII decimal
-    /// digits) is an [`Error::InvalidArgument`]. Must be atomic. Declared by
-    /// [`Capabilities::counters`]. Default: unsupported.
+    /// digits) is an [`Error::InvalidArgument`], and so is a step past `u64::MAX` (the value is
+    /// left unchanged; memcached is the exception: its native counters wrap). Must be atomic.
+    /// Declared by [`Capabilities::counters`]. Default: unsupported.
     fn incr(&self, key: &str, delta: u64, ttl: Option<Duration>) -> Result<u64> {
         let _ = (key, delta, ttl);
         Err(unsupported("incr"))
