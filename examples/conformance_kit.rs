@@ -14,14 +14,17 @@ use std::time::{Duration, Instant};
 use cement::cache::{CacheHandler, Capabilities};
 use cement::{App, Error};
 
+/// Each key's value and deadline.
+type Map = BTreeMap<String, (Vec<u8>, Option<Instant>)>;
+
 /// A third-party handler: a `BTreeMap` with deadlines, and a native atomic `add`.
 #[cement::cache_handler(label = "btree")]
 #[derive(Default)]
 struct BTreeCache {
-    entries: Mutex<BTreeMap<String, (Vec<u8>, Option<Instant>)>>,
+    entries: Mutex<Map>,
 }
 
-type Entries<'a> = MutexGuard<'a, BTreeMap<String, (Vec<u8>, Option<Instant>)>>;
+type Entries<'a> = MutexGuard<'a, Map>;
 
 impl BTreeCache {
     fn entries(&self) -> cement::Result<Entries<'_>> {
