@@ -14,13 +14,23 @@
 //!   per key like the raw client;
 //! * `raw_meta_client`: `memcache::exp::MetaClient` with bytes in and out.
 //!
+//! Two more groups answer other questions, all on the same server in the same run:
+//!
+//! * `memcached/batch_100`: the batch forms against as many single calls, all through
+//!   `app.cache()` (`purge = "prefix"`): `get_many(100)` against 100 × `get`, `set_many(100)`
+//!   against 100 × `set`, `delete_many(100)` against 100 × `delete` (each delete run on 100
+//!   freshly stored keys, stored outside the timing);
+//! * `memcached/incr`: `app.cache().incr` in both purge modes against the raw client's
+//!   `increment` (`ma <key> D1`), each on its own existing counter.
+//!
 //! Criterion times each of them in turn. Loopback round trips are short and, on a small or
 //! virtual machine, switch between a fast and a slow mode (measured here: ~20 µs and ~60 µs,
 //! depending on where the scheduler puts the server thread), so rows timed a few seconds apart
 //! can differ by more than the client's cost. The bench therefore ends with a *paired*
 //! comparison: the variants are interleaved in rounds of 100 calls and the median of the
 //! per-round ratios to the raw client is printed (`memcached/paired ...`); that is the figure
-//! to quote.
+//! to quote. Likewise for the batch forms (`memcached/paired batch ...`: the median per-round
+//! ratio of the N single calls to the one batch call) and for `incr`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -28,7 +38,7 @@ use std::time::{Duration, Instant};
 use cement::cache::Cache;
 use cement::testing::server::MemcachedServer;
 use cement::{Application, Builder, Meta};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use memcache::exp::{Get, MetaClient};
 // The app names its handler by label only: link the crate that registers it.
 use cement_ext as _;
@@ -97,6 +107,10 @@ impl Fixture {
             cement_server.set(key, &value).expect("set");
             raw.set(raw_key, &raw_value).send().expect("raw set");
         }
+        // one counter per variant, so that every increment is of an existing counter
+        cement.set(COUNTER, &0u64).expect("counter");
+        cement_server.set(COUNTER, &0u64).expect("counter");
+        raw.set(RAW_COUNTER, "0").send().expect("raw counter");
         Fixture {
             _server: server,
             _apps: [prefix_app, server_app],
@@ -174,6 +188,214 @@ impl Fixture {
 
 const OPS: [&str; 3] = ["get", "set", "get_many_100"];
 
+const COUNTER: &str = "hits";
+const RAW_COUNTER: &str = "bench_raw:hits";
+const INCR_VARIANTS: [&str; 3] = ["cement", "cement_server_purge", "raw_meta_client"];
+
+/// The batch forms and what each is measured against, through `app.cache()`.
+#[derive(Clone, Copy)]
+enum Batch {
+    Get,
+    Set,
+    Delete,
+}
+
+const BATCHES: [Batch; 3] = [Batch::Get, Batch::Set, Batch::Delete];
+
+impl Batch {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Batch::Get => ("get_many", "get_x100"),
+            Batch::Set => ("set_many", "set_x100"),
+            Batch::Delete => ("delete_many", "delete_x100"),
+        }
+    }
+}
+
+impl Fixture {
+    /// The keys of batch number `i` (100 of the 1000, in turn).
+    fn batch_keys(&self, i: usize) -> Vec<&str> {
+        let b = (i % (KEYS / BATCH)) * BATCH;
+        self.keys[b..b + BATCH].iter().map(String::as_str).collect()
+    }
+
+    /// Makes sure every key of batch `i` is stored (before timing deletes).
+    fn refill(&self, i: usize) {
+        let entries: Vec<(&str, &str)> = self
+            .batch_keys(i)
+            .into_iter()
+            .map(|k| (k, self.value.as_str()))
+            .collect();
+        self.cement.set_many(&entries).expect("refill");
+    }
+
+    /// The batch form of `op` on batch `i`: one call.
+    fn batch(&self, op: Batch, i: usize) {
+        let keys = self.batch_keys(i);
+        match op {
+            Batch::Get => drop(black_box(
+                self.cement.get_many::<String>(&keys).expect("get_many"),
+            )),
+            Batch::Set => {
+                let entries: Vec<(&str, &str)> =
+                    keys.iter().map(|k| (*k, self.value.as_str())).collect();
+                self.cement.set_many(&entries).expect("set_many");
+            }
+            Batch::Delete => drop(black_box(
+                self.cement.delete_many(&keys).expect("delete_many"),
+            )),
+        }
+    }
+
+    /// `op` on batch `i` as 100 single calls.
+    fn singles(&self, op: Batch, i: usize) {
+        for key in self.batch_keys(i) {
+            match op {
+                Batch::Get => drop(black_box(self.cement.get::<String>(key).expect("get"))),
+                Batch::Set => self.cement.set(key, &self.value).expect("set"),
+                Batch::Delete => drop(black_box(self.cement.delete(key).expect("delete"))),
+            }
+        }
+    }
+
+    /// One increment through variant `variant` of [`INCR_VARIANTS`].
+    fn incr(&self, variant: usize) {
+        let value = match variant {
+            0 => self.cement.incr(COUNTER, 1).expect("incr"),
+            1 => self.cement_server.incr(COUNTER, 1).expect("incr"),
+            _ => self
+                .raw
+                .increment(RAW_COUNTER)
+                .send()
+                .expect("raw increment")
+                .value
+                .unwrap_or(0),
+        };
+        black_box(value);
+    }
+}
+
+fn bench_batches(c: &mut Criterion, fixture: &Fixture) {
+    let mut group = c.benchmark_group("memcached/batch_100");
+    for op in BATCHES {
+        let (batch, singles) = op.names();
+        let needs_refill = matches!(op, Batch::Delete);
+        group.bench_function(batch, |b| {
+            let mut i = 0;
+            b.iter_batched(
+                || {
+                    i += 1;
+                    if needs_refill {
+                        fixture.refill(i);
+                    }
+                    i
+                },
+                |i| fixture.batch(op, i),
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function(singles, |b| {
+            let mut i = 0;
+            b.iter_batched(
+                || {
+                    i += 1;
+                    if needs_refill {
+                        fixture.refill(i);
+                    }
+                    i
+                },
+                |i| fixture.singles(op, i),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn bench_incr(c: &mut Criterion, fixture: &Fixture) {
+    let mut group = c.benchmark_group("memcached/incr");
+    for (variant, name) in INCR_VARIANTS.iter().enumerate() {
+        group.bench_function(*name, |b| b.iter(|| fixture.incr(variant)));
+    }
+    group.finish();
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Interleaved rounds of each batch call and its 100 single calls; prints the median of the
+/// per-round ratios (singles / batch) and the median times.
+fn paired_batches(fixture: &Fixture) {
+    const ROUNDS: usize = 60;
+    for op in BATCHES {
+        let (batch_name, singles_name) = op.names();
+        let (mut ratios, mut batch_times, mut singles_times) = (vec![], vec![], vec![]);
+        for round in 0..ROUNDS {
+            let mut times = [0.0f64; 2];
+            for slot in 0..2 {
+                // Alternate which form runs first.
+                let which = (slot + round) % 2;
+                if matches!(op, Batch::Delete) {
+                    fixture.refill(round);
+                }
+                let started = Instant::now();
+                if which == 0 {
+                    fixture.batch(op, round);
+                } else {
+                    fixture.singles(op, round);
+                }
+                times[which] = started.elapsed().as_secs_f64();
+            }
+            ratios.push(times[1] / times[0]);
+            batch_times.push(times[0]);
+            singles_times.push(times[1]);
+        }
+        println!(
+            "memcached/paired batch {batch_name}(100) vs 100 x {}: {:.1}x faster (median of {ROUNDS} rounds: {batch_name} {:.0} µs, {singles_name} {:.0} µs)",
+            singles_name.trim_end_matches("_x100"),
+            median(&mut ratios),
+            median(&mut batch_times) * 1e6,
+            median(&mut singles_times) * 1e6,
+        );
+    }
+}
+
+/// Interleaved rounds of 100 increments per variant; prints the median per-round ratio to the
+/// raw client and the median time per call.
+fn paired_incr(fixture: &Fixture) {
+    const ROUNDS: usize = 100;
+    const CALLS: usize = 100;
+    let mut ratios = vec![Vec::with_capacity(ROUNDS); INCR_VARIANTS.len()];
+    let mut times = vec![Vec::with_capacity(ROUNDS); INCR_VARIANTS.len()];
+    for round in 0..ROUNDS {
+        let mut per_call = [0.0f64; INCR_VARIANTS.len()];
+        for slot in 0..INCR_VARIANTS.len() {
+            let variant = (slot + round) % INCR_VARIANTS.len();
+            let started = Instant::now();
+            for _ in 0..CALLS {
+                fixture.incr(variant);
+            }
+            per_call[variant] = started.elapsed().as_secs_f64() / CALLS as f64;
+        }
+        let raw = per_call[INCR_VARIANTS.len() - 1];
+        for (variant, time) in per_call.iter().enumerate() {
+            ratios[variant].push(time / raw);
+            times[variant].push(*time);
+        }
+    }
+    let summary: Vec<String> = INCR_VARIANTS
+        .iter()
+        .zip(ratios.iter_mut().zip(times.iter_mut()))
+        .map(|(name, (r, t))| format!("{name} {:.3} ({:.1} µs/call)", median(r), median(t) * 1e6))
+        .collect();
+    println!(
+        "memcached/paired incr: ratio to raw_meta_client: {}",
+        summary.join(", ")
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let fixture = Fixture::new();
     for op in OPS {
@@ -189,7 +411,11 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
+    bench_batches(c, &fixture);
+    bench_incr(c, &fixture);
     paired(&fixture);
+    paired_batches(&fixture);
+    paired_incr(&fixture);
 }
 
 /// Interleaved rounds; prints the median per-round ratio of each variant to the raw client.
@@ -219,10 +445,7 @@ fn paired(fixture: &Fixture) {
         let summary: Vec<String> = VARIANTS[..VARIANTS.len() - 1]
             .iter()
             .zip(&mut ratios)
-            .map(|(name, r)| {
-                r.sort_by(f64::total_cmp);
-                format!("{name} {:.3}", r[r.len() / 2])
-            })
+            .map(|(name, r)| format!("{name} {:.3}", median(r)))
             .collect();
         println!(
             "memcached/paired {op}: ratio to raw_meta_client: {}",

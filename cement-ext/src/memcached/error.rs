@@ -160,6 +160,36 @@ pub(crate) fn unexpected(ctx: &ErrorContext, what: &str) -> Error {
     ))
 }
 
+/// Whether the server refused an increment or decrement because the stored value is not a
+/// number (`CLIENT_ERROR cannot increment or decrement non-numeric value`).
+pub(crate) fn is_non_numeric(err: &exp::Error) -> bool {
+    let inner = match err {
+        exp::Error::Ambiguous { source, .. } => source.as_ref(),
+        other => other,
+    };
+    matches!(inner, exp::Error::Rejected(message) if message.contains("non-numeric"))
+}
+
+/// `incr`/`decr` on a value that is not a counter.
+pub(crate) fn not_a_counter(key: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "the value under key {key:?} is not a counter (an unsigned integer in ASCII digits), so \
+         memcached cannot increment or decrement it; create counters with incr, or set them to an \
+         unsigned integer"
+    ))
+}
+
+/// An atomic operation that kept meeting concurrent changes of its key (purges, deletes,
+/// other writers) and gave up after `attempts` tries.
+pub(crate) fn contended(ctx: &ErrorContext, operation: &str, key: &str, attempts: usize) -> Error {
+    backend(format!(
+        "memcached at {}: {operation} on key {key:?} met a concurrent change of the key (a purge, a \
+         delete or another writer) {attempts} times in a row and gave up; nothing is left half done, \
+         try again",
+        ctx.server
+    ))
+}
+
 /// A failure of the raw `flush_all` exchange.
 pub(crate) fn flush_failed(ctx: &ErrorContext, err: &io::Error) -> Error {
     match err.kind() {
@@ -257,6 +287,25 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn non_numeric_refusals_are_recognised_bare_or_ambiguous() {
+        let bare = exp::Error::Rejected("cannot increment or decrement non-numeric value".into());
+        assert!(is_non_numeric(&bare));
+        let wrapped = exp::Error::Ambiguous {
+            key: b"k".to_vec(),
+            source: Box::new(exp::Error::Rejected(
+                "cannot increment or decrement non-numeric value".into(),
+            )),
+        };
+        assert!(is_non_numeric(&wrapped));
+        assert!(!is_non_numeric(&exp::Error::Rejected(
+            "bad data chunk".into()
+        )));
+        let err = not_a_counter("app:text");
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        assert!(err.to_string().contains("app:text"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! `mg <prefix>#~gen v` and `mg <key> v f` together and keeps the value only when the item's
 //! client flags carry the current generation's stamp; a write sends `ms <key> F<stamp>` and
 //! reads the generation back in the same batch, and stores again in the rare case that the
-//! generation it stamped with was stale. See the [module docs](super#purge) for the semantics.
+//! generation it stamped with was stale. See the [module docs](super#purge) for the semantics;
+//! `add`, counters, `touch` and `exists` live in `atomic.rs`.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -23,6 +24,10 @@ use cement::Result;
 
 use super::config::{HostSpec, PurgeMode};
 use super::error::{classify, flush_failed, unexpected, unresolvable, ErrorContext};
+
+mod atomic;
+
+pub(crate) use atomic::Step;
 
 /// Most commands in one pipelined batch. Keeps each exchange well inside the socket buffers
 /// (so writing a batch can never stall on replies we have not read yet) and inside
@@ -66,6 +71,10 @@ pub(crate) struct Host {
     client: RwLock<Option<MetaClient>>,
     /// The last generation seen on this server; 0 = not known yet.
     generation: AtomicU64,
+    /// Until when (milliseconds after `born`) counter steps probe before they increment,
+    /// because one met a counter of an older generation (see `atomic.rs`).
+    careful_until: AtomicU64,
+    born: Instant,
 }
 
 impl std::fmt::Debug for Host {
@@ -121,6 +130,8 @@ impl Host {
             spec,
             client: RwLock::new(None),
             generation: AtomicU64::new(0),
+            careful_until: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
@@ -170,24 +181,59 @@ impl Host {
         ops: Vec<Op>,
         store: Option<(&str, usize)>,
     ) -> Result<Vec<OpResult>> {
+        self.run_each(shared, ops, store)?
+            .into_iter()
+            .map(|r| r.map_err(|e| self.fail(shared, &e, store)))
+            .collect()
+    }
+
+    /// Runs one pipelined batch (one round trip) and hands back each operation's own outcome,
+    /// for exchanges where one command may be refused (an increment of a value that is not a
+    /// number) while the replies before it still count.
+    fn run_each(
+        &self,
+        shared: &Shared,
+        ops: Vec<Op>,
+        store: Option<(&str, usize)>,
+    ) -> Result<Vec<std::result::Result<OpResult, memcache::exp::Error>>> {
         let client = self.client(shared)?;
-        let (value_size, limit) = match store {
-            Some((key, size)) => (Some(size), value_limit(key, shared.item_size_max)),
-            None => (None, shared.item_size_max),
-        };
-        let classify = |e: &memcache::exp::Error| classify(e, &self.errors, value_size, limit);
         if ops.len() == 1 {
             // A lone command skips the batch machinery (opaque tokens and their checks).
             if let Some(op) = ops.into_iter().next() {
-                return client.run(op).map(|r| vec![r]).map_err(|e| classify(&e));
+                return Ok(vec![client.run(op)]);
             }
             return Ok(Vec::new());
         }
-        let results = client.run_batch(ops).map_err(|e| classify(&e))?;
-        results
-            .into_iter()
-            .map(|r| r.map_err(|e| classify(&e)))
-            .collect()
+        client
+            .run_batch(ops)
+            .map_err(|e| self.fail(shared, &e, store))
+    }
+
+    /// The cement error for a client error on this server; `store` is the key and size of
+    /// the item being stored, if any (for a server-side "too large").
+    fn fail(
+        &self,
+        shared: &Shared,
+        err: &memcache::exp::Error,
+        store: Option<(&str, usize)>,
+    ) -> cement::Error {
+        match store {
+            Some((key, size)) => classify(
+                err,
+                &self.errors,
+                Some(size),
+                value_limit(key, shared.item_size_max),
+            ),
+            None => classify(err, &self.errors, None, shared.item_size_max),
+        }
+    }
+
+    /// The generation this process last saw on the server, read (or created) now if none.
+    fn known_generation(&self, shared: &Shared) -> Result<u64> {
+        match self.generation.load(Ordering::Relaxed) {
+            0 => self.ensure_generation(shared),
+            known => Ok(known),
+        }
     }
 
     fn get_result<'r>(&self, result: &'r OpResult) -> Result<&'r GetResult> {
@@ -267,7 +313,11 @@ impl Host {
                 OpResult::Get(get) => {
                     let current =
                         get.status == GetStatus::Hit && get.client_flags.unwrap_or(0) == expected;
-                    Ok(if current { get.value } else { None })
+                    Ok(if current {
+                        get.value.map(unpad_counter)
+                    } else {
+                        None
+                    })
                 }
                 _ => Err(unexpected(&self.errors, "expected a get result")),
             })
@@ -304,10 +354,7 @@ impl Host {
             let results = self.run(shared, ops, largest(entries))?;
             return self.check_stored(&results);
         }
-        let mut generation = match self.generation.load(Ordering::Relaxed) {
-            0 => self.ensure_generation(shared)?,
-            known => known,
-        };
+        let mut generation = self.known_generation(shared)?;
         for attempt in 1..=STAMP_ATTEMPTS {
             let mut ops = store_ops(entries, ttl, stamp(generation));
             ops.push(Op::Get(Get::new(&shared.generation_key)));
@@ -475,6 +522,18 @@ impl Host {
     }
 }
 
+/// A counter as it was stored: memcached may rewrite a counter that an increment or decrement
+/// made shorter in place, padded with trailing spaces (`"10"` decremented as `"9 "`).
+/// Digits followed by spaces only are returned without the spaces, so that the value reads
+/// back as the number it is.
+fn unpad_counter(mut value: Vec<u8>) -> Vec<u8> {
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits > 0 && digits < value.len() && value[digits..].iter().all(|&b| b == b' ') {
+        value.truncate(digits);
+    }
+    value
+}
+
 fn store_ops(entries: &[(&str, &[u8])], ttl: u32, stamp: u32) -> Vec<Op> {
     let mut ops = Vec::with_capacity(entries.len() + 1);
     ops.extend(
@@ -519,6 +578,15 @@ mod tests {
         assert_ne!(a, b);
         for g in [a, b] {
             assert!((1..=1u64 << 31).contains(&g), "{g}");
+        }
+    }
+
+    #[test]
+    fn padded_counters_lose_their_padding_only() {
+        assert_eq!(unpad_counter(b"9 ".to_vec()), b"9");
+        assert_eq!(unpad_counter(b"0                   ".to_vec()), b"0");
+        for kept in [&b"42"[..], b"", b" 1", b"1 2", b"x ", b"\xce\x01\x01 "] {
+            assert_eq!(unpad_counter(kept.to_vec()), kept);
         }
     }
 
