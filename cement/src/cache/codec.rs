@@ -57,6 +57,14 @@ pub(crate) enum DecodeError {
 }
 
 impl DecodeError {
+    /// `"foreign"` or `"type mismatch"`, for logs.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::Foreign(_) => "foreign",
+            DecodeError::Mismatch(_) => "type mismatch",
+        }
+    }
+
     /// The error callers get when the policy says to raise.
     pub(crate) fn into_error<T>(self, key: &str, len: usize) -> Error {
         let ty = std::any::type_name::<T>();

@@ -289,11 +289,11 @@ impl Cache {
         match outcome {
             Err(error) if absorb && is_backend_fault(&error) => {
                 self.inner.stats.absorbed();
-                tracing::warn!(op = op.name(), handler = self.inner.label, %error, "cache error absorbed by policy");
+                tracing::warn!(op = op.name(), handler = self.inner.label, error = %self.loggable(&error), "cache error absorbed by policy");
                 Ok(fallback())
             }
             Err(error) => {
-                tracing::debug!(op = op.name(), handler = self.inner.label, %error, "cache call failed");
+                tracing::debug!(op = op.name(), handler = self.inner.label, error = %self.loggable(&error), "cache call failed");
                 Err(error)
             }
             ok => ok,
@@ -335,13 +335,30 @@ impl Cache {
             Err(error) => {
                 stats.decode_error();
                 stats.miss();
-                let error = error.into_error::<T>(key, len);
                 if self.inner.policy.on_decode == OnDecode::Raise {
-                    return Err(error);
+                    return Err(error.into_error::<T>(key, len));
                 }
-                tracing::warn!(handler = self.inner.label, key = %KeyLog { key, full: self.inner.log_keys }, %error, "undecodable cache value read as a miss");
+                // Neither the key nor the serde message (which can quote the value) is logged.
+                tracing::warn!(
+                    handler = self.inner.label,
+                    key = %KeyLog { key, full: self.inner.log_keys },
+                    kind = error.kind(),
+                    expected = std::any::type_name::<T>(),
+                    bytes = len,
+                    "undecodable cache value read as a miss"
+                );
                 Ok(None)
             }
+        }
+    }
+
+    /// An error as logs show it: errors that quote a key or a value (`InvalidKey`, `Codec`)
+    /// are reduced to their kind unless `log_keys = true`.
+    fn loggable<'e>(&self, error: &'e Error) -> Cow<'e, str> {
+        match error {
+            Error::InvalidKey { .. } if !self.inner.log_keys => "invalid key".into(),
+            Error::Codec { .. } if !self.inner.log_keys => "value codec error".into(),
+            other => other.to_string().into(),
         }
     }
 
