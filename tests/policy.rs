@@ -24,7 +24,7 @@ fn app(label: &str, extension: &str, settings: &[(&str, cement::config::Value)])
         .set(&section, "on_read_error", "miss")
         .set(&section, "on_write_error", "drop")
         .set(&section, "breaker_failures", 2)
-        .set(&section, "breaker_cooldown", 1.0)
+        .set(&section, "breaker_cooldown", 2.0)
         .set(&section, "connect_timeout", 0.5)
         .set(&section, "response_timeout", 0.5);
     for (key, value) in settings {
@@ -57,13 +57,13 @@ fn outage(app: &Application, kill: &mut dyn FnMut(), restart: &mut dyn FnMut()) 
     let stats = cache.stats();
     // 24 calls during the outage; after 2 consecutive failures the breaker refuses the rest
     // at once, without touching the network.
-    assert!(stats.breaker_rejections >= 20, "{stats:?}");
+    assert!(stats.breaker_rejections >= 15, "{stats:?}");
     assert_eq!(stats.errors_absorbed, 20, "{stats:?}");
     assert_eq!(stats.ops["get"].errors, 10, "{stats:?}");
 
     restart();
     // Still open for the rest of the cooldown; then the next call goes through and succeeds.
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(2100));
     cache.set("k", "after").unwrap();
     assert_eq!(cache.get::<String>("k").unwrap().as_deref(), Some("after"));
     let rejected = cache.stats().breaker_rejections;

@@ -953,8 +953,9 @@ fn black_hole_server_times_out_within_the_configured_timeout() {
         let err = result.unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{op}: {err}");
         assert!(err.to_string().contains("connect_timeout"), "{op}: {err}");
-        // Connecting (TCP, then the handshake's round trips) is bounded as a whole.
-        assert_within(started, timeout * 2, op);
+        // Connecting (TCP, then the handshake's round trips) is bounded as a whole: well under
+        // the 0.6-1.3 s an unbounded handshake took; generous for a loaded CI machine.
+        assert_within(started, timeout * 4, op);
     }
     assert!(hole.accepted() >= 1);
 }
@@ -977,7 +978,7 @@ fn a_hung_server_times_out_on_response_and_then_recovers() {
     let err = c.get::<i32>("k").unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("response_timeout"), "{err}");
-    assert_within(started, Duration::from_millis(800), "a paused server");
+    assert_within(started, Duration::from_millis(1200), "a paused server");
     std::thread::sleep(Duration::from_millis(1600));
     // The timed-out connection (with a reply still on its way) was dropped, not reused.
     assert_eq!(c.get::<i32>("k").unwrap(), Some(1));

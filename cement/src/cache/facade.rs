@@ -820,7 +820,7 @@ mod tests {
     fn breaker_turns_an_outage_into_one_failure_per_cooldown() {
         let cache = down_cache(|c| {
             c.set("cache.down", "breaker_failures", 2);
-            c.set("cache.down", "breaker_cooldown", 0.1);
+            c.set("cache.down", "breaker_cooldown", 1.0);
             c.set("cache.down", "on_read_error", "miss");
         });
         for _ in 0..10 {
@@ -828,7 +828,7 @@ mod tests {
         }
         let stats = cache.stats();
         assert_eq!(stats.breaker_rejections, 8, "{stats:?}");
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(1100));
         let err = cache.set("k", &1).unwrap_err();
         assert!(
             err.to_string().contains("connection refused"),

@@ -252,11 +252,11 @@ mod tests {
     fn ttl_expires_and_delete_of_expired_is_false() {
         let cache = MemoryCacheHandler::new(10);
         cache
-            .set("k", b"v", Some(Duration::from_millis(30)))
+            .set("k", b"v", Some(Duration::from_millis(300)))
             .unwrap();
         cache.set("forever", b"v", None).unwrap();
         assert!(cache.get("k").unwrap().is_some());
-        std::thread::sleep(Duration::from_millis(80));
+        std::thread::sleep(Duration::from_millis(600));
         assert_eq!(cache.get("k").unwrap(), None);
         assert!(!cache.delete("k").unwrap());
         assert!(cache.delete("forever").unwrap());
@@ -288,23 +288,27 @@ mod tests {
             cache.incr("text", 1, None),
             Err(crate::Error::InvalidArgument(_))
         ));
-        assert!(cache.touch("a", Some(Duration::from_millis(30))).unwrap());
+        assert!(cache.touch("a", Some(Duration::from_millis(300))).unwrap());
         assert!(!cache.touch("missing", None).unwrap());
         assert!(cache.exists("a").unwrap());
-        std::thread::sleep(Duration::from_millis(80));
+        std::thread::sleep(Duration::from_millis(600));
         assert!(!cache.exists("a").unwrap());
     }
 
     #[test]
     fn counter_steps_keep_the_remaining_ttl() {
         let cache = MemoryCacheHandler::new(100);
+        // Created with 1 s to live; a step at 0.5 s keeps the remaining 0.5 s (a restarted TTL
+        // would keep it until 1.5 s), so at 1.25 s it is gone.
         assert_eq!(
-            cache.incr("n", 1, Some(Duration::from_millis(60))).unwrap(),
+            cache
+                .incr("n", 1, Some(Duration::from_millis(1000)))
+                .unwrap(),
             1
         );
-        std::thread::sleep(Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(500));
         assert_eq!(cache.incr("n", 1, None).unwrap(), 2);
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(750));
         assert_eq!(cache.get("n").unwrap(), None);
     }
 

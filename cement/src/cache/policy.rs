@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn opens_after_consecutive_failures_and_closes_after_cooldown() {
-        let breaker = Breaker::new(3, Duration::from_millis(50));
+        let breaker = Breaker::new(3, Duration::from_millis(500));
         breaker.record(&unavailable());
         breaker.record(&unavailable());
         breaker.record(&Ok(()));
@@ -207,7 +207,7 @@ mod tests {
         );
         breaker.record(&unavailable());
         assert!(breaker.check().is_err());
-        std::thread::sleep(Duration::from_millis(70));
+        std::thread::sleep(Duration::from_millis(700));
         assert!(breaker.check().is_ok());
         breaker.record(&unavailable());
         assert!(

@@ -526,7 +526,7 @@ pub fn touch_sets_a_new_ttl(cache: &Cache) -> Outcome {
     ensure!(
         ok(
             "touch",
-            cache.touch("conformance:touch", Some(Duration::from_secs(1)))
+            cache.touch("conformance:touch", Some(Duration::from_secs(2)))
         )?,
         "touch of a present key returned false"
     );
@@ -534,7 +534,7 @@ pub fn touch_sets_a_new_ttl(cache: &Cache) -> Outcome {
         ok("get", cache.get::<i32>("conformance:touch"))? == Some(1),
         "touch changed the value"
     );
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3100));
     ensure!(
         ok("get", cache.get::<i32>("conformance:touch"))?.is_none(),
         "the value outlived the TTL touch gave it"
