@@ -13,6 +13,8 @@
 //! app is built from another package, add `use cement_ext as _;` once so that its registrations
 //! are linked.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "memcached")]
 pub mod memcached;
 #[cfg(feature = "redis")]

@@ -7,6 +7,8 @@
 //! reported at its own token; on error the macro still emits the item (or a stub impl), so
 //! the user sees the real errors and no cascade.
 
+#![warn(missing_docs)]
+
 mod app;
 mod ctxt;
 mod handler;

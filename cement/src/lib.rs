@@ -33,6 +33,8 @@
 //!
 //! [Cement]: https://builtoncement.com
 
+#![warn(missing_docs)]
+
 // Lets the macros' absolute `::cement::…` paths resolve inside this crate too.
 extern crate self as cement;
 
