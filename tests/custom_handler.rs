@@ -108,6 +108,7 @@ impl CacheHandler for SizedCache {
                 backend: "sized",
                 size: value.len(),
                 limit: self.limit,
+                by_server: false,
             });
         }
         self.inner.set(key, value, ttl)

@@ -459,7 +459,7 @@ fn values_over_the_limit_fail_before_sending_and_the_connection_stays_usable() {
     for size in [fits + 1, 1024 * 1024, 1024 * 1024 + 1, 5 * 1024 * 1024] {
         let err = handler.set(key, &vec![b'x'; size], None).unwrap_err();
         assert!(
-            matches!(err, Error::ValueTooLarge { backend: "memcached", size: s, limit } if s == size && limit == fits),
+            matches!(err, Error::ValueTooLarge { backend: "memcached", size: s, limit, by_server: false } if s == size && limit == fits),
             "{size}: {err}"
         );
     }
@@ -501,9 +501,13 @@ fn a_server_with_a_smaller_item_limit_rejects_cleanly() {
         .set("lim:k", &vec![0u8; 700 * 1024], None)
         .unwrap_err();
     assert!(
-        matches!(err, Error::ValueTooLarge { size, .. } if size == 700 * 1024),
+        matches!(err, Error::ValueTooLarge { size, by_server: true, .. } if size == 700 * 1024),
         "{err}"
     );
+    // The message says who refused it and which setting is wrong, not a limit that held.
+    let message = err.to_string();
+    assert!(message.contains("server refused"), "{message}");
+    assert!(message.contains("lower `max_value_size`"), "{message}");
     handler.set("lim:k", b"small", None).unwrap();
     assert_eq!(
         handler.get("lim:k").unwrap().as_deref(),

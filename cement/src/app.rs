@@ -367,6 +367,17 @@ mod tests {
     }
 
     #[test]
+    fn builder_debug_hides_url_passwords() {
+        let builder = builder("dbgapp")
+            .set("cache.redis", "url", "redis://:wr#ong-Pw@127.0.0.1:6379")
+            .set("cache.redis", "password", "s3cret");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("wr#ong-Pw"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("127.0.0.1:6379"), "{shown}");
+    }
+
+    #[test]
     fn application_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Application>();

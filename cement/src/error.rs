@@ -137,15 +137,19 @@ pub enum Error {
         reason: String,
     },
 
-    /// A value larger than the backend accepts; nothing was sent.
-    #[error("cache value of {size} bytes is larger than the {backend} limit of {limit} bytes; store smaller values or raise `max_value_size` (and the server's own limit)")]
+    /// A value larger than the backend accepts: refused before sending (nothing was sent), or
+    /// refused by the server itself (`by_server`), whose own limit is then below `limit`.
+    #[error("{}", too_large_message(backend, *size, *limit, *by_server))]
     ValueTooLarge {
         /// The handler label.
         backend: &'static str,
         /// The encoded size in bytes.
         size: usize,
-        /// The limit in bytes.
+        /// The limit in bytes that cement checked (the handler's `max_value_size`).
         limit: usize,
+        /// `true` when the server refused the item although it was within `limit`: the
+        /// server's own item size limit is smaller than the configured `max_value_size`.
+        by_server: bool,
     },
 
     /// A value could not be encoded, or stored bytes could not be decoded as the requested type.
@@ -215,6 +219,21 @@ fn did_you_mean(label: &str, candidates: &[String]) -> String {
     match crate::suggest::closest(label, candidates.iter().map(String::as_str)) {
         Some(best) => format!(" (did you mean \"{best}\"?)"),
         None => String::new(),
+    }
+}
+
+fn too_large_message(backend: &str, size: usize, limit: usize, by_server: bool) -> String {
+    if by_server {
+        format!(
+            "the {backend} server refused a cache value of {size} bytes as too large, although it is \
+             within `max_value_size` ({limit} bytes): the server's own item size limit is smaller; \
+             lower `max_value_size` to the server's limit (memcached: its -I option) or raise the server's"
+        )
+    } else {
+        format!(
+            "cache value of {size} bytes is larger than the {backend} limit of {limit} bytes; store \
+             smaller values or raise `max_value_size` (and the server's own limit)"
+        )
     }
 }
 

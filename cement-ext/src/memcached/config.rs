@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use cement::config::{Bounded, Seconds};
 use cement::{Error, Result};
 
 /// The config section the memcached handler reads.
@@ -28,6 +29,12 @@ pub const DEFAULT_PORT: u16 = 11211;
 
 /// memcached's default item size limit (`-I 1m`).
 pub const DEFAULT_MAX_VALUE_SIZE: u64 = 1024 * 1024;
+
+/// The range of `pool_size`: connections per server.
+pub type PoolSize = Bounded<1, 1024>;
+
+/// The range of `max_value_size`: what memcached accepts for `-I` (1 KiB to 1 GiB).
+pub type MaxValueSize = Bounded<1024, { 1024 * 1024 * 1024 }>;
 
 /// The handler's config defaults, registered with the handler: they fill only the keys the
 /// app's own defaults, config files and environment leave unset. `prefix` is filled by cement
@@ -82,16 +89,23 @@ pub struct MemcachedSettings {
     /// same prefix as its [`Cache`](cement::cache::Cache).
     pub prefix: String,
     /// Seconds allowed for connecting to a server; also how long a call waits for a free
-    /// connection when all `pool_size` connections to that server are busy.
+    /// connection when all `pool_size` connections to that server are busy. More than 0, at
+    /// most 86400 ([`Seconds`]).
+    #[serde(deserialize_with = "Seconds::deserialize_f64")]
     pub connect_timeout: f64,
     /// Seconds one exchange with a server may take: writing the request (or the whole batch of
-    /// a `get_many`/`set_many`) and reading every reply.
+    /// a `get_many`/`set_many`) and reading every reply. More than 0, at most 86400.
+    #[serde(deserialize_with = "Seconds::deserialize_f64")]
     pub response_timeout: f64,
-    /// Most connections open at once to each server; idle ones are kept for reuse.
+    /// Most connections open at once to each server; idle ones are kept for reuse. From 1 to
+    /// 1024 ([`PoolSize`]).
+    #[serde(deserialize_with = "PoolSize::deserialize_into")]
     pub pool_size: u32,
     /// The server's item size limit in bytes (`memcached -I`, 1 MiB by default). An item that
     /// would not fit (value plus key plus memcached's per-item overhead) fails with
-    /// [`Error::ValueTooLarge`] before anything is sent.
+    /// [`Error::ValueTooLarge`] before anything is sent. From 1024 to 1 GiB, memcached's own
+    /// bounds for `-I` ([`MaxValueSize`]).
+    #[serde(deserialize_with = "MaxValueSize::deserialize_into")]
     pub max_value_size: u64,
     /// What `purge` removes.
     pub purge: PurgeMode,
@@ -142,24 +156,22 @@ impl MemcachedSettings {
 
     /// `connect_timeout` as a [`Duration`], checked.
     pub fn connect_timeout(&self) -> Result<Duration> {
-        seconds("connect_timeout", self.connect_timeout)
+        Seconds::checked(SECTION, "connect_timeout", self.connect_timeout).map(Seconds::duration)
     }
 
     /// `response_timeout` as a [`Duration`], checked.
     pub fn response_timeout(&self) -> Result<Duration> {
-        seconds("response_timeout", self.response_timeout)
+        Seconds::checked(SECTION, "response_timeout", self.response_timeout).map(Seconds::duration)
     }
-}
 
-/// A positive, finite number of seconds (at most a day: a cache call that may block longer is
-/// a configuration mistake).
-fn seconds(key: &str, value: f64) -> Result<Duration> {
-    if value.is_finite() && value > 0.0 && value <= 86_400.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(Error::Config(format!(
-            "[{SECTION}] {key} = {value} is not a usable timeout; give seconds greater than 0 (e.g. 1 or 0.25)"
-        )))
+    /// `pool_size`, checked.
+    pub fn pool_size(&self) -> Result<PoolSize> {
+        PoolSize::checked(SECTION, "pool_size", u64::from(self.pool_size))
+    }
+
+    /// `max_value_size`, checked.
+    pub fn max_value_size(&self) -> Result<MaxValueSize> {
+        MaxValueSize::checked(SECTION, "max_value_size", self.max_value_size)
     }
 }
 

@@ -90,6 +90,7 @@ pub(crate) fn classify(
             backend: BACKEND,
             size: value_size.unwrap_or(0),
             limit,
+            by_server: true,
         },
         exp::Error::Server(message) => backend(format!(
             "memcached at {server} answered SERVER_ERROR {message}{maybe}"
@@ -284,6 +285,7 @@ mod tests {
             Error::ValueTooLarge {
                 size: 2000,
                 limit: 1000,
+                by_server: true,
                 ..
             }
         ));

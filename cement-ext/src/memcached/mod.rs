@@ -152,7 +152,8 @@ use cement::registry::HandlerContext;
 use cement::{Error, Result};
 
 pub use config::{
-    defaults, HostSpec, MemcachedSettings, PurgeMode, DEFAULT_MAX_VALUE_SIZE, DEFAULT_PORT,
+    defaults, HostSpec, MaxValueSize, MemcachedSettings, PoolSize, PurgeMode,
+    DEFAULT_MAX_VALUE_SIZE, DEFAULT_PORT,
 };
 
 use error::BACKEND;
@@ -241,19 +242,13 @@ impl MemcachedCacheHandler {
                 MAX_KEY_LEN - GENERATION_SUFFIX.len()
             )));
         }
-        let pool_size = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
-        if pool_size == 0 {
-            return Err(Error::Config(
-                "[cache.memcached] pool_size = 0 allows no connection; use at least 1 (the default is 16)".into(),
-            ));
-        }
         let shared = Shared {
             purge: settings.purge,
             generation_key: generation_key.into_bytes(),
             connect_timeout: settings.connect_timeout()?,
             response_timeout: settings.response_timeout()?,
-            pool_size,
-            item_size_max: usize::try_from(settings.max_value_size).unwrap_or(usize::MAX),
+            pool_size: settings.pool_size()?.to_usize(),
+            item_size_max: settings.max_value_size()?.to_usize(),
         };
         let ring = Ring::new(&specs.iter().map(HostSpec::to_string).collect::<Vec<_>>());
         let hosts = specs
@@ -329,6 +324,7 @@ impl MemcachedCacheHandler {
                 backend: BACKEND,
                 size: value.len(),
                 limit: value_limit(key, self.shared.item_size_max),
+                by_server: false,
             });
         }
         Ok(())
@@ -565,7 +561,8 @@ mod tests {
                 Error::ValueTooLarge {
                     backend: "memcached",
                     size: 1_048_576,
-                    limit: 1_048_512
+                    limit: 1_048_512,
+                    by_server: false,
                 }
             ),
             "{err}"

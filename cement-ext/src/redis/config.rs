@@ -26,6 +26,8 @@ use std::time::Duration;
 use redis::{ConnectionAddr, IntoConnectionInfo};
 use serde::{Deserialize, Deserializer};
 
+pub use cement::config::Secret;
+use cement::config::{redact_url, Bounded, Seconds};
 use cement::{Error, Result};
 
 /// The config section the redis handler reads.
@@ -33,6 +35,18 @@ pub const SECTION: &str = "cache.redis";
 
 /// Redis' own largest value (`proto-max-bulk-len`, 512 MiB).
 pub const DEFAULT_MAX_VALUE_SIZE: u64 = 512 * 1024 * 1024;
+
+/// The range of `pool_size`.
+pub type PoolSize = Bounded<1, 1024>;
+
+/// The range of `max_value_size`: 1 byte to 4 GiB.
+pub type MaxValueSize = Bounded<1, { 4 * 1024 * 1024 * 1024 }>;
+
+/// The range of `port`.
+pub type Port = Bounded<1, 65535>;
+
+/// The range of `db`: what `SELECT` takes.
+pub type Db = Bounded<0, 2_147_483_647>;
 
 /// The handler's config defaults, registered with the handler: they fill only the keys the
 /// app's own defaults, config files and environment leave unset. `prefix` is filled by cement
@@ -87,9 +101,12 @@ pub struct RedisSettings {
     /// Server host; ignored when `url` is set.
     #[serde(deserialize_with = "text")]
     pub host: String,
-    /// Server port; ignored when `url` is set.
+    /// Server port, 1 to 65535; ignored when `url` is set.
+    #[serde(deserialize_with = "Port::deserialize_into")]
     pub port: u16,
-    /// Database number; a `/db` path in `url` wins.
+    /// Database number, 0 to 2147483647 (the server's `databases` setting is the real
+    /// limit); a `/db` path in `url` wins.
+    #[serde(deserialize_with = "Db::deserialize_into")]
     pub db: u32,
     /// Put in front of every key by the facade; `purge` removes only keys under it. Cement
     /// fills it with `"<app label>:"`. Build a handler by hand with the same prefix as its
@@ -117,16 +134,24 @@ pub struct RedisSettings {
     pub tls_ca_file: Option<PathBuf>,
     /// Seconds allowed for opening a connection: TCP connect, TLS and the AUTH/SELECT
     /// handshake (each handshake round trip gets what is left of it). Also how long a call waits
-    /// for a free connection when all `pool_size` are busy.
+    /// for a free connection when all `pool_size` are busy. More than 0, at most 86400
+    /// ([`Seconds`]).
+    #[serde(deserialize_with = "Seconds::deserialize_f64")]
     pub connect_timeout: f64,
-    /// Seconds a command may wait for its reply (socket read and write timeout).
+    /// Seconds a command may wait for its reply (socket read and write timeout). More than 0,
+    /// at most 86400.
+    #[serde(deserialize_with = "Seconds::deserialize_f64")]
     pub response_timeout: f64,
-    /// Most connections open at once; threads beyond that wait for a free one.
+    /// Most connections open at once; threads beyond that wait for a free one. From 1 to 1024
+    /// ([`PoolSize`]).
+    #[serde(deserialize_with = "PoolSize::deserialize_into")]
     pub pool_size: u32,
     /// What `purge` removes.
     pub purge: PurgeMode,
     /// Largest value sent, in bytes; larger ones fail with `Error::ValueTooLarge` before
-    /// anything is sent.
+    /// anything is sent. From 1 to 4 GiB ([`MaxValueSize`]; redis' own default limit,
+    /// `proto-max-bulk-len`, is 512 MiB).
+    #[serde(deserialize_with = "MaxValueSize::deserialize_into")]
     pub max_value_size: u64,
 }
 
@@ -196,63 +221,6 @@ impl PurgeMode {
     }
 }
 
-/// A password: usable, never shown. `Debug` and `Display` print `"<redacted>"`.
-///
-/// ```
-/// use cement_ext::redis::Secret;
-///
-/// let secret = Secret::new("s3cret");
-/// assert_eq!(secret.expose(), "s3cret");
-/// assert_eq!(format!("{secret} {secret:?}"), "<redacted> <redacted>");
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a password.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The password itself, for handing to the client library.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(secret: &str) -> Self {
-        Secret::new(secret)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(secret: String) -> Self {
-        Secret::new(secret)
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        // Never echo the value in an error message.
-        Text::deserialize(deserializer)
-            .map(|t| Secret(t.0))
-            .map_err(|_| serde::de::Error::custom("the password must be text"))
-    }
-}
-
 /// Text, accepting numbers and booleans too (an environment variable `..._HOST=10` or a
 /// password of digits reaches us as a number from some config sources).
 struct Text(String);
@@ -306,20 +274,6 @@ fn optional_path<'de, D: Deserializer<'de>>(
     optional_text(deserializer).map(|s| s.map(PathBuf::from))
 }
 
-/// `url` with any password replaced by `***`; an unparsable url is not shown at all (we could
-/// not tell where its password is).
-pub(crate) fn redact_url(url: &str) -> String {
-    match redis::parse_redis_url(url) {
-        Some(mut parsed) => {
-            if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
-                return "<url with a password>".into();
-            }
-            parsed.to_string()
-        }
-        None => "<unparsable url>".into(),
-    }
-}
-
 /// What the settings resolve to: a client plus what error messages may say about it.
 pub(crate) struct Resolved {
     pub(crate) client: redis::Client,
@@ -335,11 +289,14 @@ pub(crate) struct Resolved {
 impl RedisSettings {
     /// Checks the settings and builds the (not yet connected) client.
     pub(crate) fn resolve(&self) -> Result<Resolved> {
-        let connect_timeout = seconds("connect_timeout", self.connect_timeout)?;
-        let response_timeout = seconds("response_timeout", self.response_timeout)?;
-        if self.pool_size == 0 {
-            return Err(config_error("pool_size must be at least 1"));
-        }
+        let connect_timeout =
+            Seconds::checked(SECTION, "connect_timeout", self.connect_timeout)?.duration();
+        let response_timeout =
+            Seconds::checked(SECTION, "response_timeout", self.response_timeout)?.duration();
+        PoolSize::checked(SECTION, "pool_size", u64::from(self.pool_size))?;
+        MaxValueSize::checked(SECTION, "max_value_size", self.max_value_size)?;
+        Port::checked(SECTION, "port", u64::from(self.port))?;
+        Db::checked(SECTION, "db", u64::from(self.db))?;
 
         let (addr, redis_info, url_has_db, url_user, url_password) = match self.url.as_deref() {
             Some(url) => {
@@ -478,16 +435,6 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn seconds(key: &str, value: f64) -> Result<Duration> {
-    if value.is_finite() && value > 0.0 && value <= 86_400.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(config_error(format!(
-            "{key} must be a number of seconds above 0 (and at most a day), e.g. 0.5; got {value}"
-        )))
-    }
-}
-
 fn config_error(message: impl fmt::Display) -> Error {
     Error::Config(format!("[{SECTION}] {message}"))
 }
@@ -606,16 +553,6 @@ mod tests {
             assert!(msg.contains("[cache.redis]"), "{msg}");
             assert!(!msg.contains("hunter22"), "{msg}");
         }
-    }
-
-    #[test]
-    fn redact_url_hides_only_the_password() {
-        assert_eq!(
-            redact_url("redis://u:hunter22@h:1/2"),
-            "redis://u:***@h:1/2"
-        );
-        assert_eq!(redact_url("redis://h:1"), "redis://h:1");
-        assert_eq!(redact_url("::hunter22::"), "<unparsable url>");
     }
 
     #[test]

@@ -53,7 +53,7 @@ use cement::registry::HandlerContext;
 use cement::{Error, Result};
 use redis::{Connection, RedisError};
 
-pub use config::{defaults, PurgeMode, RedisSettings, Secret};
+pub use config::{defaults, Db, MaxValueSize, PoolSize, Port, PurgeMode, RedisSettings, Secret};
 
 use counter::{Direction, Reply};
 use error::{classify, is_stale_connection, keeps_connection, ErrorContext, Phase, BACKEND};
@@ -281,6 +281,7 @@ impl RedisCacheHandler {
                 backend: BACKEND,
                 size: value.len(),
                 limit: self.max_value_size,
+                by_server: false,
             });
         }
         Ok(())

@@ -10,7 +10,14 @@
 //! is stored as those ASCII digits alone, which is what memcached's `incr` and redis' `INCRBY`
 //! work on. JSON never starts with `0xCE`, so the two forms cannot be confused.
 //!
+//! What JSON would store but not give back is refused at encode time with [`Error::Codec`]
+//! (a `set` that returns `Ok` reads back equal): non-finite floats (serde_json writes them as
+//! `null`), `Some(None)` and `Some(())` (also `null`, read back as `None`), and nesting deeper
+//! than the decoder reads (127 levels of arrays and objects). See [`guard`].
+//!
 //! This module is the only place that knows the format; handlers only ever see bytes.
+
+mod guard;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -32,13 +39,15 @@ const MAX_COUNTER_DIGITS: usize = 20;
 pub(crate) fn encode<V: Serialize + ?Sized>(key: &str, value: &V) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&HEADER);
-    serde_json::to_writer(&mut out, value).map_err(|e| Error::Codec {
-        message: format!(
-            "cannot encode the value for key {:?} as {}: {e}",
-            shorten(key),
-            std::any::type_name::<V>()
-        ),
-        source: Box::new(e),
+    guard::serialize(value, &mut serde_json::Serializer::new(&mut out)).map_err(|e| {
+        Error::Codec {
+            message: format!(
+                "cannot store the value for key {:?} (a {}): {e}",
+                shorten(key),
+                std::any::type_name::<V>()
+            ),
+            source: Box::new(e),
+        }
     })?;
     if is_counter(&out[HEADER.len()..]) {
         out.drain(..HEADER.len());

@@ -15,6 +15,7 @@ use super::flight::Flights;
 use super::policy::{is_backend_fault, OnDecode, OnDelete, OnRead, OnWrite, Policy};
 use super::stats::{CacheStats, Counters, Op};
 use super::{CacheHandler, Capabilities, KeyRules};
+use crate::config::Seconds;
 use crate::{Config, Error, Result};
 
 /// The typed cache of a running app: `app.cache()`.
@@ -127,17 +128,14 @@ impl Cache {
         } else {
             false
         };
-        let lease_time: f64 = if config.has_key(section, "lease_time") {
-            config.get(section, "lease_time")?
-        } else {
-            0.0
+        // 0 (the default) is off; anything else must be a usable number of seconds, and reading
+        // it as `Seconds` names the key, section and origin when it is not.
+        let lease_time = match config.has_key(section, "lease_time")
+            && config.get::<f64>(section, "lease_time")? != 0.0
+        {
+            true => Some(config.get::<Seconds>(section, "lease_time")?.duration()),
+            false => None,
         };
-        if !(lease_time.is_finite() && lease_time >= 0.0) {
-            return Err(Error::Config(format!(
-                "lease_time in section [{section}] must be a number of seconds (0 = off), not {lease_time}"
-            )));
-        }
-        let lease_time = (lease_time > 0.0).then(|| Duration::from_secs_f64(lease_time));
         let mut cache = Cache::with_policy(label, handler, prefix, default_ttl, policy, log_keys);
         if let Some(inner) = Arc::get_mut(&mut cache.inner) {
             inner.lease_time = lease_time;

@@ -277,4 +277,67 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("at most 10 bytes"), "{err}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Keys that reach the mapping's corners: any Unicode, the marker, `#`/`~` at the
+        /// edges, whitespace and control characters, and lengths around every limit.
+        fn key() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                4 => any::<char>().prop_map(String::from),
+                1 => Just(MAPPED_MARKER.to_string()),
+                1 => Just("#".to_string()),
+                1 => Just("~".to_string()),
+                1 => Just(" ".to_string()),
+                1 => Just("\r\n".to_string()),
+                1 => (1usize..300).prop_map(|n| "k".repeat(n)),
+            ];
+            proptest::collection::vec(piece, 0..6).prop_map(|parts| parts.concat())
+        }
+
+        fn rules() -> impl Strategy<Value = KeyRules> {
+            prop_oneof![
+                Just(KeyRules::ANY),
+                Just(KeyRules::MEMCACHED),
+                (34usize..300, any::<bool>()).prop_map(|(max, graphic_only)| KeyRules {
+                    max_len: Some(max),
+                    graphic_only,
+                }),
+                Just(KeyRules {
+                    max_len: None,
+                    graphic_only: true,
+                }),
+            ]
+        }
+
+        /// What the backend itself checks, byte by byte (memcached: no byte <= 0x20, no 0x7f).
+        fn obeys(rules: &KeyRules, wire: &str) -> bool {
+            rules.max_len.is_none_or(|max| wire.len() <= max)
+                && (!rules.graphic_only
+                    || (!wire.is_empty() && wire.bytes().all(|b| b > b' ' && b != 0x7f)))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2048, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn distinct_keys_never_share_a_wire_key(rules in rules(), prefix in key(), a in key(), b in key()) {
+                prop_assume!(a != b);
+                let wa = rules.wire_key(&prefix, &a).unwrap();
+                let wb = rules.wire_key(&prefix, &b).unwrap();
+                prop_assert_ne!(wa, wb);
+            }
+
+            #[test]
+            fn wire_keys_obey_the_rules(rules in rules(), prefix in key(), key in key()) {
+                let wire = rules.wire_key(&prefix, &key).unwrap();
+                prop_assert!(obeys(&rules, &wire), "{:?} + {:?} -> {:?}", prefix, key, wire);
+                let mut buffer = String::from("stale");
+                rules.write_wire_key(&prefix, &key, &mut buffer).unwrap();
+                prop_assert_eq!(buffer, wire.into_owned());
+            }
+        }
+    }
 }

@@ -99,6 +99,8 @@ fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Settings {
+    /// From 1 up: a memory cache that may hold nothing is a mistake.
+    #[serde(deserialize_with = "crate::config::Bounded::<1, { u64::MAX }>::deserialize_into")]
     max_entries: u64,
     // Read by the facade; listed so that a typo in any key of the section is reported.
     #[allow(dead_code)]

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::config::Seconds;
 use crate::{Config, Error, Result};
 
 /// Every key this module reads; the framework keeps them out of handlers' own settings.
@@ -90,19 +91,14 @@ impl Policy {
             }
         }
         let failures: u32 = opt(config, section, "breaker_failures")?.unwrap_or(0);
-        let cooldown: f64 = opt(config, section, "breaker_cooldown")?.unwrap_or(10.0);
-        if !(cooldown.is_finite() && cooldown > 0.0) {
-            return Err(Error::Config(format!(
-                "breaker_cooldown in section [{section}] must be a positive number of seconds, not {cooldown}"
-            )));
-        }
+        let cooldown = opt::<Seconds>(config, section, "breaker_cooldown")?
+            .map_or(Duration::from_secs(10), Seconds::duration);
         Ok(Policy {
             on_read: opt(config, section, "on_read_error")?.unwrap_or_default(),
             on_write: opt(config, section, "on_write_error")?.unwrap_or_default(),
             on_delete: opt(config, section, "on_delete_error")?.unwrap_or_default(),
             on_decode: opt(config, section, "on_decode_error")?.unwrap_or_default(),
-            breaker: (failures > 0)
-                .then(|| Breaker::new(failures, Duration::from_secs_f64(cooldown))),
+            breaker: (failures > 0).then(|| Breaker::new(failures, cooldown)),
         })
     }
 }

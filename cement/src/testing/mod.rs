@@ -11,3 +11,4 @@
 
 pub mod conformance;
 pub mod server;
+pub mod values;

@@ -32,16 +32,28 @@
 //! # Ok::<(), cement::Error>(())
 //! ```
 
+mod de;
+mod env;
+mod origin;
+mod redact;
+mod values;
+
 use std::fmt;
 use std::panic::Location;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use figment::providers::{Format, Toml};
-use figment::value::{Dict, Empty, Map, Num};
+use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider, Source};
-use serde::de::{self, DeserializeOwned, Error as _, IntoDeserializer, Visitor};
+use serde::de::DeserializeOwned;
 
 use crate::{Error, Result};
+use de::ValueDe;
+use redact::{value_message, Redacted};
+
+pub use env::default_config_files;
+pub use redact::{redact_url, Secret, SECRET_WORDS};
+pub use values::{Bounded, Seconds};
 
 /// A configuration value: a string, number, boolean, list or table (`figment`'s value type).
 pub use figment::value::Value;
@@ -56,6 +68,9 @@ pub use figment::value::Value;
 #[derive(Clone)]
 pub struct Config {
     figment: Figment,
+    /// The app's label once environment variables were merged: error hints name the variable
+    /// to set with it.
+    app_label: Option<std::sync::Arc<str>>,
 }
 
 impl fmt::Debug for Config {
@@ -72,79 +87,6 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A value as `Debug` shows it, with secrets hidden.
-struct Redacted<'a> {
-    key: &'a str,
-    value: &'a Value,
-}
-
-impl fmt::Debug for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = self.key.to_ascii_lowercase();
-        if ["password", "secret", "token", "credential"]
-            .iter()
-            .any(|s| key.contains(s))
-        {
-            return f.write_str("<redacted>");
-        }
-        match self.value {
-            Value::String(_, s) => write!(f, "{:?}", redact_url(s)),
-            Value::Array(_, items) => f
-                .debug_list()
-                .entries(items.iter().map(|v| Redacted {
-                    key: self.key,
-                    value: v,
-                }))
-                .finish(),
-            Value::Num(_, n) => f.write_str(&num_text(n)),
-            Value::Bool(_, b) => write!(f, "{b}"),
-            Value::Char(_, c) => write!(f, "{c:?}"),
-            Value::Empty(..) => f.write_str("none"),
-            Value::Dict(..) => f.write_str("{..}"),
-        }
-    }
-}
-
-/// Whether a key names a secret, whose value is never shown.
-pub(crate) fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "secret", "token", "credential"]
-        .iter()
-        .any(|s| key.contains(s))
-}
-
-/// An error message about `key`'s value, without the value when it is a secret.
-fn value_message(key: &str, message: String) -> String {
-    if is_secret_key(key) {
-        "the value (a secret, not shown) has the wrong type".to_string()
-    } else {
-        redact_url(&message).into_owned()
-    }
-}
-
-/// `scheme://user:password@host` → `scheme://user:<redacted>@host`; other text unchanged.
-pub(crate) fn redact_url(text: &str) -> std::borrow::Cow<'_, str> {
-    let Some(scheme_end) = text.find("://") else {
-        return text.into();
-    };
-    let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => match authority[..at].find(':') {
-            Some(colon) => format!(
-                "{}{}:<redacted>{}",
-                &text[..scheme_end + 3],
-                &authority[..colon],
-                &text[scheme_end + 3 + at..]
-            )
-            .into(),
-            None => text.into(),
-        },
-        None => text.into(),
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config::new()
@@ -156,13 +98,14 @@ const DEFAULTS: &str = "config_defaults";
 const CONFIG_FILE: &str = "config file";
 /// Name of the layer of values set on the [`Builder`](crate::Builder).
 pub(crate) const BUILDER_LAYER: &str = "Builder::set";
-const ENV_PREFIX: &str = "environment variable ";
+pub(super) const ENV_PREFIX: &str = "environment variable ";
 
 impl Config {
     /// An empty config.
     pub fn new() -> Self {
         Config {
             figment: Figment::new(),
+            app_label: None,
         }
     }
 
@@ -235,55 +178,6 @@ impl Config {
             data: dict,
         });
         Ok(())
-    }
-
-    /// Merges environment variables named after `app_label` (see the [module docs](self)).
-    /// `known_sections` are the sections a variable may address besides those already in the
-    /// config (the registered handlers' sections).
-    pub(crate) fn merge_env<I>(&mut self, app_label: &str, vars: I, known_sections: &[String])
-    where
-        I: IntoIterator<Item = (String, String)>,
-    {
-        let prefix = format!("{}_", env_name(app_label));
-        let mut sections = self.sections();
-        sections.extend(known_sections.iter().cloned());
-        sections.retain(|s| s != app_label);
-        // Longest section first, so `CACHE_REDIS_X` is not taken as section `cache` + `redis_x`.
-        sections.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        sections.dedup();
-        let mut vars: Vec<(String, String)> = vars
-            .into_iter()
-            .filter(|(name, _)| name.starts_with(&prefix))
-            .collect();
-        vars.sort();
-        for (name, value) in vars {
-            let rest = &name[prefix.len()..];
-            let (section, key_env) = sections
-                .iter()
-                .find_map(|section| {
-                    let section_env = env_name(section);
-                    rest.strip_prefix(&section_env)
-                        .and_then(|r| r.strip_prefix('_'))
-                        .filter(|k| !k.is_empty())
-                        .map(|k| (section.as_str(), k))
-                })
-                .unwrap_or((app_label, rest));
-            if key_env.is_empty() {
-                continue;
-            }
-            let key = self
-                .keys(section)
-                .unwrap_or_default()
-                .into_iter()
-                .find(|k| env_name(k) == key_env)
-                .unwrap_or_else(|| key_env.to_ascii_lowercase());
-            let mut entry = Dict::new();
-            entry.insert(key, Value::from(value));
-            self.merge_layer(Layer {
-                metadata: Metadata::named(format!("{ENV_PREFIX}{name}")),
-                data: nest(section, entry),
-            });
-        }
     }
 
     /// Fails if any layer could not be read.
@@ -437,59 +331,10 @@ impl Config {
             Error::config(format!("{msg}: {detail}"))
         })
     }
-
-    /// Where the value of `key` in `section` came from, e.g. `environment variable
-    /// MYAPP_CACHE_REDIS_PORT` or `config file /etc/myapp/myapp.toml, line 4`.
-    pub fn origin(&self, section: &str, key: &str) -> Option<String> {
-        match self.find_section(section) {
-            Some(Value::Dict(_, dict)) => dict.get(key).map(|v| self.origin_of(v, section, key)),
-            _ => None,
-        }
-    }
-
-    fn origin_of(&self, value: &Value, section: &str, key: &str) -> String {
-        let Some(metadata) = self.figment.get_metadata(value.tag()) else {
-            return "an unknown source".to_string();
-        };
-        match &metadata.source {
-            Some(Source::File(path)) => match find_line(path, section, key) {
-                Some(line) => format!("config file {}, line {line}", path.display()),
-                None => format!("config file {}", path.display()),
-            },
-            Some(Source::Code(location)) => format!(
-                "{} at {}:{}",
-                metadata.name,
-                location.file(),
-                location.line()
-            ),
-            Some(Source::Custom(custom)) => format!("{} ({custom})", metadata.name),
-            _ => metadata.name.to_string(),
-        }
-    }
-
-    fn env_hint(&self, section: &str, key: &str) -> String {
-        // The app section is the one whose name has no dot and holds `cache_handler`-like keys;
-        // callers know the app label, this is only a hint.
-        format!("<LABEL>_{}_{}", env_name(section), env_name(key))
-    }
-}
-
-/// Cement's environment-variable form of a name: upper-case, every character outside
-/// `[0-9A-Za-z_]` replaced by `_`.
-pub(crate) fn env_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// `{"cache": {"redis": entry}}` for section `cache.redis`.
-fn nest(section: &str, entry: Dict) -> Dict {
+pub(super) fn nest(section: &str, entry: Dict) -> Dict {
     section.rsplit('.').fold(entry, |inner, part| {
         let mut outer = Dict::new();
         outer.insert(part.to_string(), Value::from(inner));
@@ -497,31 +342,8 @@ fn nest(section: &str, entry: Dict) -> Dict {
     })
 }
 
-/// The 1-based line of `key = ...` under `[section]` in a TOML file, if it is written that way.
-fn find_line(path: &Path, section: &str, key: &str) -> Option<usize> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let header = format!("[{section}]");
-    let mut in_section = false;
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_section = line.split('#').next().map(str::trim) == Some(header.as_str());
-            continue;
-        }
-        if in_section {
-            if let Some((name, _)) = line.split_once('=') {
-                let name = name.trim().trim_matches('"');
-                if name == key {
-                    return Some(index + 1);
-                }
-            }
-        }
-    }
-    None
-}
-
 /// One layer of config data with its metadata.
-struct Layer {
+pub(super) struct Layer {
     metadata: Metadata,
     data: Dict,
 }
@@ -546,332 +368,9 @@ impl Provider for Layer {
         Ok(map)
     }
 }
-
-/// A deserialization error, with the key and value it happened at (innermost first).
-#[derive(Debug)]
-struct DeError {
-    message: String,
-    at: Option<(String, Value)>,
-}
-
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for DeError {}
-
-impl de::Error for DeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            message: msg.to_string(),
-            at: None,
-        }
-    }
-}
-
-/// Deserializes a config [`Value`], parsing text to the type asked for (environment variables
-/// and many config files only have text).
-struct ValueDe<'a> {
-    value: &'a Value,
-    config: &'a Config,
-}
-
-impl<'a> ValueDe<'a> {
-    fn text(&self) -> Option<&'a str> {
-        match self.value {
-            Value::String(_, s) => Some(s.as_str()),
-            _ => None,
-        }
-    }
-
-    fn parse<T, V>(
-        self,
-        expected: &str,
-        visit: impl FnOnce(T) -> std::result::Result<V, DeError>,
-    ) -> std::result::Result<V, DeError>
-    where
-        T: std::str::FromStr,
-        T::Err: fmt::Display,
-    {
-        let text = self.text().unwrap_or_default().trim();
-        let parsed = text
-            .parse::<T>()
-            .map_err(|e| DeError::custom(format!("\"{text}\" is not a valid {expected} ({e})")))?;
-        visit(parsed)
-    }
-}
-
-macro_rules! lenient_number {
-    ($($method:ident => $ty:ty, $visit:ident;)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> std::result::Result<V::Value, DeError> {
-            if self.text().is_some() {
-                self.parse::<$ty, _>(stringify!($ty), |n| visitor.$visit(n))
-            } else {
-                self.deserialize_any(visitor)
-            }
-        }
-    )*};
-}
-
-impl<'de> de::Deserializer<'de> for ValueDe<'_> {
-    type Error = DeError;
-
-    fn deserialize_any<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        match self.value {
-            Value::String(_, s) => visitor.visit_str(s),
-            Value::Char(_, c) => visitor.visit_char(*c),
-            Value::Bool(_, b) => visitor.visit_bool(*b),
-            Value::Num(_, n) => match *n {
-                Num::U8(n) => visitor.visit_u8(n),
-                Num::U16(n) => visitor.visit_u16(n),
-                Num::U32(n) => visitor.visit_u32(n),
-                Num::U64(n) => visitor.visit_u64(n),
-                Num::U128(n) => visitor.visit_u128(n),
-                Num::USize(n) => visitor.visit_u64(n as u64),
-                Num::I8(n) => visitor.visit_i8(n),
-                Num::I16(n) => visitor.visit_i16(n),
-                Num::I32(n) => visitor.visit_i32(n),
-                Num::I64(n) => visitor.visit_i64(n),
-                Num::I128(n) => visitor.visit_i128(n),
-                Num::ISize(n) => visitor.visit_i64(n as i64),
-                Num::F32(n) => visitor.visit_f32(n),
-                Num::F64(n) => visitor.visit_f64(n),
-            },
-            Value::Empty(_, Empty::None) => visitor.visit_none(),
-            Value::Empty(_, Empty::Unit) => visitor.visit_unit(),
-            Value::Dict(_, dict) => visitor.visit_map(DictAccess {
-                iter: dict.iter(),
-                current: None,
-                config: self.config,
-            }),
-            Value::Array(_, items) => visitor.visit_seq(SeqAccess {
-                iter: items.iter(),
-                config: self.config,
-            }),
-        }
-    }
-
-    lenient_number! {
-        deserialize_u8 => u8, visit_u8;
-        deserialize_u16 => u16, visit_u16;
-        deserialize_u32 => u32, visit_u32;
-        deserialize_u64 => u64, visit_u64;
-        deserialize_u128 => u128, visit_u128;
-        deserialize_i8 => i8, visit_i8;
-        deserialize_i16 => i16, visit_i16;
-        deserialize_i32 => i32, visit_i32;
-        deserialize_i64 => i64, visit_i64;
-        deserialize_i128 => i128, visit_i128;
-        deserialize_f32 => f32, visit_f32;
-        deserialize_f64 => f64, visit_f64;
-    }
-
-    fn deserialize_bool<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        match self.text() {
-            Some(text) => match text.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => visitor.visit_bool(true),
-                "false" | "no" | "off" | "0" => visitor.visit_bool(false),
-                _ => Err(DeError::custom(format!(
-                    "\"{text}\" is not a boolean (use true/false, yes/no, on/off or 1/0)"
-                ))),
-            },
-            None => self.deserialize_any(visitor),
-        }
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        match self.value {
-            Value::Num(_, n) => visitor.visit_string(num_text(n)),
-            Value::Bool(_, b) => visitor.visit_string(b.to_string()),
-            _ => self.deserialize_any(visitor),
-        }
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        match self.value {
-            Value::Empty(..) => visitor.visit_none(),
-            _ => visitor.visit_some(self),
-        }
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        match self.text() {
-            // Cement's form for lists in files and the environment: `a, b, c`.
-            Some(text) => {
-                let items: Vec<Value> = if text.trim().is_empty() {
-                    Vec::new()
-                } else {
-                    text.split(',')
-                        .map(|part| Value::from(part.trim()))
-                        .collect()
-                };
-                visitor.visit_seq(SeqAccess {
-                    iter: items.iter(),
-                    config: self.config,
-                })
-            }
-            None => self.deserialize_any(visitor),
-        }
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> std::result::Result<V::Value, DeError> {
-        match self.value {
-            Value::String(_, s) => visitor.visit_enum(s.as_str().into_deserializer()),
-            _ => Err(DeError::custom("expected the name of a variant, as text")),
-        }
-    }
-
-    serde::forward_to_deserialize_any! {
-        char bytes byte_buf unit unit_struct tuple tuple_struct map struct identifier ignored_any
-    }
-}
-
-fn num_text(n: &Num) -> String {
-    match *n {
-        Num::U8(n) => n.to_string(),
-        Num::U16(n) => n.to_string(),
-        Num::U32(n) => n.to_string(),
-        Num::U64(n) => n.to_string(),
-        Num::U128(n) => n.to_string(),
-        Num::USize(n) => n.to_string(),
-        Num::I8(n) => n.to_string(),
-        Num::I16(n) => n.to_string(),
-        Num::I32(n) => n.to_string(),
-        Num::I64(n) => n.to_string(),
-        Num::I128(n) => n.to_string(),
-        Num::ISize(n) => n.to_string(),
-        Num::F32(n) => n.to_string(),
-        Num::F64(n) => n.to_string(),
-    }
-}
-
-struct DictAccess<'a, I> {
-    iter: I,
-    current: Option<(&'a String, &'a Value)>,
-    config: &'a Config,
-}
-
-impl<'de, 'a, I> de::MapAccess<'de> for DictAccess<'a, I>
-where
-    I: Iterator<Item = (&'a String, &'a Value)>,
-{
-    type Error = DeError;
-
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> std::result::Result<Option<K::Value>, DeError> {
-        match self.iter.next() {
-            Some((key, value)) => {
-                self.current = Some((key, value));
-                seed.deserialize(key.as_str().into_deserializer()).map(Some)
-            }
-            None => Ok(None),
-        }
-    }
-
-    fn next_value_seed<S: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: S,
-    ) -> std::result::Result<S::Value, DeError> {
-        let Some((key, value)) = self.current.take() else {
-            return Err(DeError::custom("a value was asked for before its key"));
-        };
-        seed.deserialize(ValueDe {
-            value,
-            config: self.config,
-        })
-        .map_err(|mut e| {
-            // Keep the innermost key: that is the one a user has to fix.
-            if e.at.is_none() {
-                e.at = Some((key.clone(), value.clone()));
-            }
-            e
-        })
-    }
-}
-
-struct SeqAccess<'a, I> {
-    iter: I,
-    config: &'a Config,
-}
-
-impl<'de, 'a, I> de::SeqAccess<'de> for SeqAccess<'a, I>
-where
-    I: Iterator<Item = &'a Value>,
-{
-    type Error = DeError;
-
-    fn next_element_seed<S: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: S,
-    ) -> std::result::Result<Option<S::Value>, DeError> {
-        match self.iter.next() {
-            Some(value) => seed
-                .deserialize(ValueDe {
-                    value,
-                    config: self.config,
-                })
-                .map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
-/// Where cement looks for an app's config files by default, in reading order.
-pub fn default_config_files(label: &str) -> Vec<PathBuf> {
-    let mut files = vec![PathBuf::from(format!("/etc/{label}/{label}.toml"))];
-    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        let home = PathBuf::from(home);
-        files.push(
-            home.join(".config")
-                .join(label)
-                .join(format!("{label}.toml")),
-        );
-        files.push(home.join(format!(".{label}.toml")));
-    }
-    files
-}
-
 #[cfg(test)]
 mod tests {
+    use super::env::env_name;
     use super::*;
     use serde::Deserialize;
 
@@ -916,7 +415,7 @@ mod tests {
         let err = config.get::<u32>("s", "k").unwrap_err().to_string();
         assert!(err.contains("key \"k\" in section [s]"), "{err}");
         assert!(
-            err.contains("config_defaults at cement/src/config.rs:"),
+            err.contains("config_defaults at cement/src/config/mod.rs:"),
             "{err}"
         );
         assert!(err.contains("\"not a number\" is not a valid u32"), "{err}");
@@ -1103,6 +602,48 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a boolean"));
+    }
+
+    #[test]
+    fn debug_hides_url_passwords_whatever_they_hold() {
+        for pw in [
+            "wr#ong-Pw",
+            "a/b",
+            "a?b",
+            "p@ss",
+            "a:b",
+            "p%40ss",
+            "with space",
+            "пароль",
+        ] {
+            let mut config = Config::with_sections(&["cache.redis"]);
+            config.set(
+                "cache.redis",
+                "url",
+                format!("redis://:{pw}@127.0.0.1:6379"),
+            );
+            config.set(
+                "cache.redis",
+                "hosts",
+                vec![format!("rediss://u:{pw}@a:1/0")],
+            );
+            let shown = format!("{config:?}");
+            assert!(!shown.contains(pw), "{shown}");
+            assert!(shown.contains("127.0.0.1:6379"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn missing_key_hint_names_the_variable() {
+        let mut config = Config::with_sections(&["myapp", "cache.redis"]);
+        config.merge_env("myapp", Vec::new(), &[]);
+        let err = config
+            .get::<u8>("cache.redis", "port")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MYAPP_CACHE_REDIS_PORT"), "{err}");
+        let err = config.get::<u8>("myapp", "debug").unwrap_err().to_string();
+        assert!(err.contains("(MYAPP_DEBUG)"), "{err}");
     }
 
     #[test]

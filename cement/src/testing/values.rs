@@ -1,0 +1,236 @@
+//! Arbitrary values for property tests of a cache: a [`Value`] type that reaches every corner
+//! of serde's data model (nested enums, maps with text and integer keys, options of options,
+//! every float including `NaN` and infinities, text over all of Unicode, bytes, 128-bit
+//! integers, nesting up to and past the codec's depth limit), its `proptest` strategies, and
+//! [`check`], the property every handler must keep:
+//!
+//! *a `set` that returns `Ok` reads back equal, and a `set` that is refused is refused with
+//! [`Error::Codec`] — exactly for the values JSON cannot give back — and leaves the value
+//! stored before intact.*
+//!
+//! ```
+//! use cement::cache::{Cache, MemoryCacheHandler};
+//! use cement::testing::values;
+//!
+//! let cache = Cache::new("memory", Box::new(MemoryCacheHandler::new(1000)), "doc:", None);
+//! values::run(&cache, 64); // panics with the smallest failing value, if any
+//! ```
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
+use serde::{Deserialize, Serialize};
+
+use super::conformance::Outcome;
+use crate::cache::Cache;
+use crate::Error;
+
+/// A value of nearly every shape serde knows. Compare two with [`same`] (bit-exact floats).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum Value {
+    Unit,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    I128(i128),
+    U128(u128),
+    F64(f64),
+    F32(f32),
+    Char(char),
+    Text(String),
+    Bytes(Vec<u8>),
+    Maybe(Option<Box<Value>>),
+    MaybeMaybe(Option<Option<u8>>),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    IntMap(BTreeMap<i32, Value>),
+    Pair(Box<Value>, Box<Value>),
+    Record {
+        name: String,
+        score: Option<f64>,
+        tags: Vec<Value>,
+    },
+}
+
+/// Whether two values are the same, floats compared bit for bit (`-0.0` is not `0.0`).
+pub fn same(a: &Value, b: &Value) -> bool {
+    // `Debug` prints every float exactly (shortest round-trip form), so equal text is equal bits
+    // for every float that can be stored (all but NaN).
+    format!("{a:?}") == format!("{b:?}")
+}
+
+/// Whether the JSON codec can give `value` back: no non-finite float, no `Some(None)`, and at
+/// most 127 levels of JSON arrays and objects. The oracle for [`check`].
+pub fn storable(value: &Value) -> bool {
+    fn clean(value: &Value) -> bool {
+        match value {
+            Value::F64(f) => f.is_finite(),
+            Value::F32(f) => f.is_finite(),
+            Value::MaybeMaybe(Some(None)) => false,
+            Value::Maybe(Some(v)) => clean(v),
+            Value::List(items) => items.iter().all(clean),
+            Value::Map(map) => map.values().all(clean),
+            Value::IntMap(map) => map.values().all(clean),
+            Value::Pair(a, b) => clean(a) && clean(b),
+            Value::Record { score, tags, .. } => {
+                score.is_none_or(f64::is_finite) && tags.iter().all(clean)
+            }
+            _ => true,
+        }
+    }
+    clean(value) && json_depth(value) <= 127
+}
+
+/// Levels of JSON arrays and objects `value` is written as (externally tagged: a variant with
+/// content is an object around it).
+pub fn json_depth(value: &Value) -> usize {
+    let deepest =
+        |items: &mut dyn Iterator<Item = &Value>| items.map(json_depth).max().unwrap_or(0);
+    match value {
+        Value::Unit => 0,
+        Value::Maybe(Some(v)) => 1 + json_depth(v),
+        // {"Bytes": [..]}
+        Value::Bytes(_) => 2,
+        Value::List(items) => 2 + deepest(&mut items.iter()),
+        Value::Map(map) => 2 + deepest(&mut map.values()),
+        Value::IntMap(map) => 2 + deepest(&mut map.values()),
+        Value::Pair(a, b) => 2 + json_depth(a).max(json_depth(b)),
+        // {"Record": {"tags": [..]}}
+        Value::Record { tags, .. } => 3 + deepest(&mut tags.iter()),
+        _ => 1,
+    }
+}
+
+/// Any `f64`, with the edges drawn often: `NaN`, infinities, `-0.0`, the smallest subnormal,
+/// the extremes.
+pub fn float() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        4 => any::<f64>(),
+        1 => prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-0.0),
+            Just(5e-324),
+            Just(f64::MIN_POSITIVE),
+            Just(f64::MAX),
+            Just(f64::MIN),
+            Just(0.1 + 0.2),
+        ],
+    ]
+}
+
+/// Text over all of Unicode, control characters included.
+pub fn text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(any::<char>(), 0..12).prop_map(String::from_iter)
+}
+
+/// Values of every shape, a few levels deep.
+pub fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Unit),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::I64),
+        any::<u64>().prop_map(Value::U64),
+        any::<i128>().prop_map(Value::I128),
+        any::<u128>().prop_map(Value::U128),
+        float().prop_map(Value::F64),
+        any::<f32>().prop_map(Value::F32),
+        any::<char>().prop_map(Value::Char),
+        text().prop_map(Value::Text),
+        proptest::collection::vec(any::<u8>(), 0..24).prop_map(Value::Bytes),
+        any::<Option<Option<u8>>>().prop_map(Value::MaybeMaybe),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::option::of(inner.clone().prop_map(Box::new)).prop_map(Value::Maybe),
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
+            proptest::collection::btree_map(text(), inner.clone(), 0..5).prop_map(Value::Map),
+            proptest::collection::btree_map(any::<i32>(), inner.clone(), 0..5)
+                .prop_map(Value::IntMap),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Value::Pair(Box::new(a), Box::new(b))),
+            (
+                text(),
+                proptest::option::of(float()),
+                proptest::collection::vec(inner, 0..4)
+            )
+                .prop_map(|(name, score, tags)| Value::Record { name, score, tags }),
+        ]
+    })
+}
+
+/// A value nested `levels` deep in lists (`{"List": [...]}`: two JSON levels each), around a leaf.
+pub fn nested(levels: usize, leaf: Value) -> Value {
+    (0..levels).fold(leaf, |inner, _| Value::List(vec![inner]))
+}
+
+/// Values nested from shallow to well past the codec's depth limit.
+pub fn deep_value() -> impl Strategy<Value = Value> {
+    (0usize..90, value()).prop_map(|(levels, leaf)| nested(levels, leaf))
+}
+
+/// The property, for one value under `key`: see the [module docs](self).
+pub fn check(cache: &Cache, key: &str, value: &Value) -> Outcome {
+    let before = "the value before";
+    cache
+        .set(key, before)
+        .map_err(|e| format!("set of a plain string failed: {e}"))?;
+    let expected_ok = storable(value);
+    match cache.set(key, value) {
+        Ok(()) => {
+            let got: Option<Value> = cache
+                .get(key)
+                .map_err(|e| format!("get after a set that returned Ok failed: {e}"))?;
+            match got {
+                Some(got) if same(&got, value) => {}
+                other => {
+                    return Err(format!(
+                        "set returned Ok but get returned {other:?} for {value:?}"
+                    ))
+                }
+            }
+            if !expected_ok {
+                return Err(format!("set stored {value:?}, which JSON cannot give back"));
+            }
+        }
+        Err(Error::Codec { .. }) if !expected_ok => {
+            let got: Option<String> = cache
+                .get(key)
+                .map_err(|e| format!("get after a refused set failed: {e}"))?;
+            if got.as_deref() != Some(before) {
+                return Err(format!(
+                    "a refused set of {value:?} left {got:?} instead of the value before"
+                ));
+            }
+        }
+        Err(e) => return Err(format!("set of {value:?} failed: {e}")),
+    }
+    Ok(())
+}
+
+/// Runs [`check`] on `cases` values of [`value`] and `cases` of [`deep_value`]; panics with
+/// the smallest failing value it finds. The keys used start with `"values:"`.
+#[track_caller]
+pub fn run(cache: &Cache, cases: u32) {
+    for (name, strategy) in [
+        ("value", value().boxed()),
+        ("deep_value", deep_value().boxed()),
+    ] {
+        let mut runner = TestRunner::new(RunnerConfig {
+            cases,
+            failure_persistence: None,
+            ..RunnerConfig::default()
+        });
+        let result = runner.run(&strategy, |value| {
+            check(cache, "values:property", &value).map_err(TestCaseError::fail)
+        });
+        if let Err(failure) = result {
+            panic!(
+                "the {} cache handler breaks the value property ({name}): {failure}",
+                cache.handler_label()
+            );
+        }
+    }
+}
