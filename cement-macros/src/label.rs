@@ -3,6 +3,29 @@
 //! Labels name config sections and environment variables (`MYAPP_CACHE_REDIS_PORT`), so the
 //! rule is strict and a bad label is a compile error, never silently rewritten.
 
+use syn::LitStr;
+
+use crate::ctxt::Ctxt;
+
+/// Reports `lit` at its own token if it breaks the rule; `what` names it in the message
+/// (`"app label"`, `"extension label"`, ...).
+pub(crate) fn check(cx: &Ctxt, what: &str, lit: &LitStr) {
+    let value = lit.value();
+    if !is_valid(&value) {
+        cx.error_spanned_by(lit, error_message(what, &value));
+    }
+}
+
+/// A label to show in a "missing label" message, derived from the type's name (`MyApp` →
+/// `my_app`), or `fallback` when the name gives none.
+pub(crate) fn example(type_name: Option<&str>, fallback: &str) -> String {
+    match type_name {
+        Some(name) if is_valid(name) => name.to_string(),
+        Some(name) => suggest(name).unwrap_or_else(|| fallback.to_string()),
+        None => fallback.to_string(),
+    }
+}
+
 /// Whether `label` matches `[a-z][a-z0-9_]*` (the runtime's `registry::check_label` rule).
 pub(crate) fn is_valid(label: &str) -> bool {
     let mut chars = label.chars();
@@ -127,6 +150,14 @@ mod tests {
                 assert!(is_valid(&fixed), "{input} -> {fixed}");
             }
         }
+    }
+
+    #[test]
+    fn examples_from_type_names() {
+        assert_eq!(example(Some("MyApp"), "myapp"), "my_app");
+        assert_eq!(example(Some("plain"), "myapp"), "plain");
+        assert_eq!(example(Some("Étoile"), "myapp"), "myapp");
+        assert_eq!(example(None, "my_cache_handler"), "my_cache_handler");
     }
 
     #[test]

@@ -86,13 +86,18 @@ impl Hook {
 
     /// The hook's name, e.g. `"post_setup"`.
     pub fn name(&self) -> &'static str {
+        Hook::NAMES[self.index()]
+    }
+
+    /// Where the hook runs in the app's life: its index in [`Hook::NAMES`].
+    const fn index(&self) -> usize {
         match self {
-            Hook::PreSetup(_) => "pre_setup",
-            Hook::PostSetup(_) => "post_setup",
-            Hook::PreRun(_) => "pre_run",
-            Hook::PostRun(_) => "post_run",
-            Hook::PreClose(_) => "pre_close",
-            Hook::PostClose(_) => "post_close",
+            Hook::PreSetup(_) => 0,
+            Hook::PostSetup(_) => 1,
+            Hook::PreRun(_) => 2,
+            Hook::PostRun(_) => 3,
+            Hook::PreClose(_) => 4,
+            Hook::PostClose(_) => 5,
         }
     }
 
@@ -110,5 +115,32 @@ impl Hook {
             hook: self.name(),
             source: Box::new(e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta_hook(_: &mut Meta) -> Result<()> {
+        Ok(())
+    }
+    fn app_hook(_: &Application) -> Result<()> {
+        Ok(())
+    }
+
+    #[test]
+    fn names_follow_the_order_hooks_run_in() {
+        let hooks = [
+            Hook::pre_setup(meta_hook),
+            Hook::post_setup(app_hook),
+            Hook::pre_run(app_hook),
+            Hook::post_run(app_hook),
+            Hook::pre_close(app_hook),
+            Hook::post_close(app_hook),
+        ];
+        let names: Vec<&str> = hooks.iter().map(Hook::name).collect();
+        assert_eq!(names, Hook::NAMES);
+        assert_eq!(Hook::post_setup(app_hook).name(), "post_setup");
     }
 }

@@ -45,6 +45,7 @@ pub mod error;
 pub mod hook;
 pub mod meta;
 pub mod registry;
+// A symlink to cement-macros/src/suggest/closest.rs: one rule for every "did you mean".
 mod suggest;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,16 +1,6 @@
 //! The `cache.memcached` config section: [`MemcachedSettings`], its defaults, and the `hosts`
-//! entries ([`HostSpec`]).
-//!
-//! | key | default | meaning |
-//! |---|---|---|
-//! | `hosts` | `["127.0.0.1"]` | servers, a list or a comma-separated string; each `host` or `host:port` (port 11211 by default), IPv6 as `[::1]:11211` |
-//! | `expire_time` | `0` | seconds until entries expire, `0` = never (read by the facade) |
-//! | `prefix` | `"<app label>:"` | put in front of every key; `purge` invalidates only keys under it |
-//! | `connect_timeout` | `1.0` | seconds for connecting to a server; also how long a call waits for a free connection |
-//! | `response_timeout` | `1.0` | seconds one exchange (request and reply, or a whole batch) may take |
-//! | `pool_size` | `16` | most connections open at once to each server (idle ones are kept for reuse) |
-//! | `max_value_size` | `1048576` | the server's item size limit (`memcached -I`, 1 MiB by default); larger items fail with `ValueTooLarge` before anything is sent |
-//! | `purge` | `"prefix"` | `"prefix"`: invalidate this prefix's keys (namespace generation); `"server"`: `flush_all` on every server |
+//! entries ([`HostSpec`]). The keys are listed, with their defaults, in the
+//! [handler's docs](super#config).
 
 use std::fmt;
 use std::str::FromStr;

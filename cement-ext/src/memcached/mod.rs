@@ -1,5 +1,15 @@
-//! The `memcached` cache handler (feature `memcached`): [`MemcachedCacheHandler`], label
-//! `"memcached"`, owned by the extension `"memcached"`.
+//! The `memcached` cache handler: [`MemcachedCacheHandler`], label `"memcached"`, owned by the
+//! extension `"memcached"` (cargo feature `memcached` of `cement-ext`).
+//!
+//! It is built on the meta-protocol client of the [`memcache`](https://crates.io/crates/memcache)
+//! crate (`memcache::exp`, pure Rust, no OpenSSL): one client and connection pool per server,
+//! behind cement's own consistent-hash ring.
+//!
+//! ```toml
+//! [dependencies]
+//! cement = "0.1"
+//! cement-ext = { version = "0.1", features = ["memcached"] }
+//! ```
 //!
 //! ```no_run
 //! use cement::{App, Config};
@@ -17,125 +27,203 @@
 //! }
 //!
 //! fn main() -> cement::Result<()> {
-//!     let app = MyApp::setup()?;
+//!     let app = MyApp::setup()?; // connects lazily: starts even if memcached is down
 //!     app.cache().set("my_key", "my value")?;
 //!     let value: Option<String> = app.cache().get("my_key")?;
-//!     app.cache().purge()?;
+//!     assert_eq!(value.as_deref(), Some("my value"));
+//!     app.cache().purge()?; // only this app's keys (see Purge)
 //!     app.close()
 //! }
 //! ```
 //!
+//! `cargo run --example memcached` runs the same against `localhost:11211`, and says what to
+//! start when no server answers.
+//!
 //! # Config
 //!
-//! Section `cache.memcached`; see [`MemcachedSettings`] for every key and its default.
+//! Section `[cache.memcached]`, typed as [`MemcachedSettings`] (one field per key):
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `hosts` | `["127.0.0.1"]` | the servers: a list, or a comma-separated string (`MYAPP_CACHE_MEMCACHED_HOSTS=10.0.0.1,10.0.0.2:11212`); each `host` or `host:port` (port 11211 by default), IPv6 as `[::1]:11211`. An empty or malformed entry is a config error naming the entry and where it came from; a duplicate is used once |
+//! | `expire_time` | `0` | seconds `set` keeps a value; `0` = never expire (read by the [`Cache`](cement::cache::Cache) facade) |
+//! | `prefix` | `"<app label>:"` | put in front of every key; `purge` (in `"prefix"` mode) invalidates only keys under it |
+//! | `connect_timeout` | `1.0` | seconds for connecting to a server; also how long a call waits for a free connection when all `pool_size` are busy |
+//! | `response_timeout` | `1.0` | seconds one exchange may take: a request and its reply, or a whole pipelined batch |
+//! | `pool_size` | `16` | most connections open at once to each server (idle ones are kept for reuse) |
+//! | `max_value_size` | `1048576` | the servers' item size limit (`memcached -I`, 1 MiB by default). An item that cannot fit (value + key + memcached's per-item overhead) fails with [`Error::ValueTooLarge`] before anything is sent. Raise it together with the servers' `-I` |
+//! | `purge` | `"prefix"` | `"prefix"`: invalidate this app's keys (see [Purge](#purge)); `"server"`: `flush_all` on every server |
+//!
+//! Durations are seconds and may be fractional (`0.25`). The section also takes the keys the
+//! cache facade reads for every handler: the failure policy ([`cement::cache::policy`]),
+//! `lease_time` and `log_keys`. Any other key is an error, so a typo does not go unnoticed.
 //!
 //! # Servers
 //!
-//! Keys are spread over `hosts` by consistent hashing (a ketama-style ring, 160 points per
-//! server, XXH3): adding or removing one of N servers moves only about 1/N of the keys, and the
-//! order of `hosts` does not matter. Each server has its own connection pool (`pool_size`) and
-//! is reached over memcached's meta protocol (`memcache::exp`). `get_many`, `set_many` and
-//! `delete_many` send one pipelined batch per server.
+//! Keys are spread over `hosts` by consistent hashing: a ketama-style ring with 160 points per
+//! server, hashed with XXH3 (a fixed, specified hash, so every process and every build routes a
+//! key the same way). The order of `hosts` does not matter, and adding or removing one of N
+//! servers moves only about 1/N of the keys: removing one moves exactly the keys it held
+//! (tested with three real servers). `get_many`, `set_many` and `delete_many` send one
+//! pipelined batch per server (up to 128 commands each) instead of one round trip per key.
 //!
 //! # Keys
 //!
-//! The app's [`Cache`](cement::cache::Cache) facade puts `prefix` in front of each key and maps
-//! any key that memcached cannot take (over 250 bytes, or with whitespace or control
-//! characters) to a readable head plus a SHA-256 digest ([`KeyRules::MEMCACHED`]), so such keys
-//! are sent unchanged in length. Should a key with unsafe bytes reach the handler anyway
-//! (called directly), the client sends it base64-encoded (the meta protocol's `b` flag), never
-//! raw: no key can inject a command.
+//! The app's [`Cache`](cement::cache::Cache) facade puts `prefix` in front of every key and
+//! maps any key memcached cannot take (over 250 bytes, or containing whitespace or control
+//! characters) to a readable head plus `#~` and a 128-bit SHA-256 digest
+//! ([`KeyRules::MEMCACHED`]). The mapping is injective, and a mapped key is always safe on the
+//! wire, so it is sent as it is (never longer). Any UTF-8 key works, including non-ASCII ones
+//! (sent unchanged when they have no whitespace).
+//!
+//! A key can never inject a command: the tests send keys such as
+//! `"a 0 0 1\r\nx\r\nflush_all\r\nset b"` to a real server and check that `cmd_flush` did not
+//! move, that an unrelated key survived and that no key `b` appeared. Even a raw key given
+//! straight to the handler is sent base64-encoded (the meta protocol's `b` flag) when it
+//! contains unsafe bytes, never as it is.
 //!
 //! # TTLs
 //!
-//! `None` (or `expire_time = 0`) never expires. Durations are sent in whole seconds, rounded
-//! up (a sub-second TTL is one second, never 0 = "never"); over 30 days they are sent as an
-//! absolute Unix time (memcached's rule), from this machine's clock; a TTL ending after
-//! 2038-01-19 (memcached's 32-bit clock) is stored without expiry. memcached's clock ticks once
-//! a second, so items may expire up to a second early.
+//! * `expire_time = 0`, or no TTL: never expires (memcached may still evict the value when it
+//!   needs memory).
+//! * Durations are sent in whole seconds, **rounded up**: `set_with_ttl(k, v, 10 ms)` keeps the
+//!   value about a second, never "forever". A zero TTL is an error.
+//! * Over 30 days, the TTL is sent as an absolute Unix time (memcached's rule), computed from
+//!   this machine's clock: keep the clocks of clients and servers in sync. A TTL ending after
+//!   2038-01-19 (memcached's 32-bit clock) is stored without expiry.
+//! * memcached's clock ticks once a second, so a value may expire up to a second early.
 //!
 //! # Purge
 //!
-//! memcached cannot list or delete keys by prefix. With `purge = "prefix"` (the default) each
-//! server keeps a *namespace generation* number for the app's prefix under the key
-//! `<prefix>#~gen` (a key no facade key can map to), and every value is stored with the current
-//! generation's stamp in its client flags. Reads fetch the generation in the same pipelined
-//! batch as the keys and treat a value with another stamp as a miss; writes read it back in the
-//! batch of the store and store again if it changed. `purge()` is one increment of the
-//! generation on each server, so it is O(1) however many keys there are; the stale values are
-//! never returned again and memcached evicts them as memory is needed (or when they expire).
+//! memcached cannot list keys or delete them by prefix, so `purge = "prefix"` (the default)
+//! uses a **namespace generation**:
 //!
+//! * each server keeps a generation number for the prefix under the key `<prefix>#~gen` (a key
+//!   that no cache key can map to, since raw keys never contain `#~` and mapped keys end in 32
+//!   hex digits after it);
+//! * every value is stored with the current generation's stamp in its memcached client flags;
+//! * a read fetches the generation in the same pipelined round trip as the key(s) and treats a
+//!   value with another stamp as a miss; a write reads the generation back in the round trip
+//!   of the store, and stores once more if it had used a stale one;
+//! * `purge()` is one increment of the generation on each server: O(1), however many keys
+//!   there are. The old values are never returned again; memcached reclaims them as it needs
+//!   memory or as they expire.
+//!
+//! What that means:
+//!
+//! * Other apps (other prefixes) on the same servers keep their values; `flush_all` is not
+//!   used.
+//! * A purge by one process is seen at once by every other process of the app (they read the
+//!   generation on every call).
 //! * If a server loses the generation (restart, `flush_all`, eviction), the next write creates
-//!   a new, random one: the values stored before become misses, never stale hits.
-//! * A purge that races with a write may or may not keep that write (as if the write came just
-//!   before or just after it); it never makes a purged value visible again.
-//! * A purge fails with [`Error::Unavailable`]/[`Error::Timeout`] if a server is unreachable;
-//!   the other servers are purged anyway. If that server comes back with its memory intact
-//!   (a network outage rather than a restart), its old values are visible again until the next
+//!   a new, *random* one, so values stored before become misses, never stale hits.
+//! * A write that races with a purge may or may not survive it (as if it came just before or
+//!   just after); a purged value never comes back.
+//! * `delete` returns `true` only for a current value (a purged one is already gone).
+//! * `purge()` fails with [`Error::Unavailable`]/[`Error::Timeout`] when a server cannot be
+//!   reached, after purging the others. If that server comes back with its memory intact (a
+//!   network outage rather than a restart), its old values are visible again until the next
 //!   successful purge.
-//! * `delete` reports `true` only for a current value (a purged one is already gone).
+//! * Cost: reads and writes send two commands per round trip instead of one.
 //!
-//! With `purge = "server"`, `purge()` sends `flush_all` to every server: everything on them is
-//! gone, whoever stored it. No generation is kept or read in this mode.
+//! `purge = "server"` sends `flush_all` to every server instead, over a fresh connection with
+//! the same timeouts (the meta-protocol client has no `flush_all`): **everything on the servers
+//! is gone, whoever stored it**. (Cement's handler always flushed the servers.) No generation is
+//! kept or read in this mode, so calls are one command each. Values stored in one mode are
+//! misses in the other.
 //!
 //! # Atomic operations
 //!
-//! `add`, `incr`/`decr` and `touch` are native ([`Capabilities::ALL`]), each one pipelined
-//! round trip to the key's server; `exists` too. In `purge = "prefix"` mode each also reads the
-//! generation in that round trip, and a value with another generation's stamp is *absent* to
-//! all of them, exactly as to `get`:
+//! The handler declares [`Capabilities::ALL`]: `add`, `incr`/`decr`, `touch` and `exists` are
+//! native on memcached, each one pipelined round trip to the key's server. In `purge =
+//! "prefix"` mode each also reads the generation in that round trip, and **a value stamped
+//! with an older generation is absent** to all of them, exactly as it is to `get`.
 //!
-//! * `add` is `ms <key> ME` (memcached's add) with the stamp, plus a probe of the key
-//!   (`mg <key> f c`). When memcached refuses because the key holds a value of an older
-//!   generation, that value is logically absent, so a second round trip replaces it with
-//!   `ms … C<cas>`, guarded by the CAS the probe read. Of several adders racing for the same
-//!   key — present, missing or stale — exactly one wins: a win is either memcached's own add or
-//!   a CAS-guarded replace, and whoever loses a CAS race starts over and sees the winner's
-//!   value. The same repair restamps a value added with a generation that another process had
-//!   just replaced.
-//! * `incr`/`decr` are memcached's own atomic arithmetic (`ma`): counters are ASCII digits
-//!   without envelope, so `set(key, &41u64)` makes one and `get::<u64>` reads one. The
-//!   exchange is `mg <gen> v`, `mg <key> f c`, `ms <key> ME F<stamp> T<ttl>` with `0` (creates
-//!   the counter, stamped and with the TTL, only if it is missing), `ma <key> D<delta> c v`,
-//!   `mg <key> f c`; memcached's own `N<ttl> J<initial>` autovivification is not used here
-//!   because it would create the counter with client flags 0, outside every generation. An
-//!   existing counter keeps its TTL. `decr` stops at 0 and `incr` wraps at 2^64 (memcached's
-//!   rules). A value that is not a counter is an [`Error::InvalidArgument`] naming the key
-//!   (memcached refuses the arithmetic and nothing changes).
-//! * After a purge a counter restarts: the probes around the `ma` tell which item it changed,
-//!   and when that was a counter (or any value) of an older generation, a second round trip
-//!   replaces it with `0 ± delta` under a CAS guard; an increment that lost that race starts
-//!   over. Increments are exact while a counter is current (each is one `ma`). On a counter
-//!   that was just purged, concurrent first increments are exact too (tested: 8 threads on two
-//!   handlers standing for two processes, × 50 increments of a just-purged counter; 900 rounds
-//!   while developing, 10 in the suite), with one theoretical gap: if
-//!   another client's restart lands between two commands of one pipeline *and* another change
-//!   lands between the next two (each a gap of microseconds on the server), that increment may
-//!   be counted twice. For a second after meeting a stale counter, and on every retry, steps
-//!   probe the key first and restart a stale counter before incrementing (two round trips), so
-//!   that many clients hammering a purged counter cannot starve the restart.
-//! * `touch` is `mg <key> T<ttl>` without the value (`None` sends `T0`, memcached's "never
-//!   expire"); `true` only for a current value. A stale value gets the new TTL too, which
-//!   changes nothing that can be read.
-//! * `exists` is `mg <key> f` without the value.
+//! | operation | on the wire (`purge = "prefix"`) | semantics on memcached |
+//! |---|---|---|
+//! | `add(k, v)` | `mg <gen> v`, `ms k ME F<stamp> T<ttl> c`, `mg k f c` | stores only if `k` holds no current value; `true` if it stored. A purged value counts as absent: memcached refuses the add, and a second round trip replaces the stale value with `ms … C<cas>`, guarded by the CAS just read |
+//! | `incr(k, n)` / `decr(k, n)` | `mg <gen> v`, `mg k f c`, `ms k ME F<stamp> T<ttl>` `0`, `ma k D<n> [MD] c v`, `mg k f c` | memcached's own atomic arithmetic on an unsigned 64-bit counter; returns the new value. A missing counter is created from 0 with the section's `expire_time`; an existing one keeps its TTL. `decr` stops at 0, `incr` wraps at 2^64 (memcached's rules) |
+//! | `touch(k, ttl)` | `mg <gen> v`, `mg k T<ttl>` | new TTL without rewriting the value; `None` sends `T0`, memcached's "never expire". `true` only for a current value (a purged one gets the TTL too, which changes nothing that can be read) |
+//! | `exists(k)` | `mg <gen> v`, `mg k f` | presence of a current value, without fetching it |
 //!
 //! In `purge = "server"` mode there is no generation: `add` is one `ms … ME`, `touch` and
-//! `exists` one `mg`, and `incr`/`decr` one `ma <key> N<ttl> J<initial>` (memcached creates a
-//! missing counter; a counter that never expires is created by an `ms … ME` pipelined before
-//! the `ma`, since `N` cannot say "never").
+//! `exists` one `mg`, and `incr`/`decr` one `ma k D<n> N<ttl> J<initial>` (memcached creates
+//! the missing counter itself; a counter that never expires is created by an `ms … ME`
+//! pipelined before the `ma`, because `N` cannot say "never").
 //!
-//! memcached may rewrite a counter that a step made shorter in place, padded with spaces
-//! (`"10"` decremented as `"9 "`); reads return digits followed by spaces without the spaces,
-//! so such a counter reads back as its number.
+//! **Counters** are ASCII digits without cement's envelope (the codec stores unsigned integers
+//! that way), so memcached can do the arithmetic: `set(k, &41u64)` makes a counter, `incr` then
+//! returns 42, and `get::<u64>(k)` reads a counter. A value that is not a counter (text, JSON,
+//! a negative number) makes `incr`/`decr` fail with [`Error::InvalidArgument`] naming the key;
+//! memcached refuses the arithmetic (`CLIENT_ERROR`) and nothing changes. memcached may rewrite
+//! a counter that shrank in place, padded with spaces (`"10"` − 1 as `"9 "`); reads return
+//! digits followed by spaces without the spaces, so such a counter still reads back as its
+//! number.
+//!
+//! Counters and **purge**: a counter is stamped like every value, so a purge invalidates it:
+//! `get` misses and the next `incr` starts again from 0. memcached's own autovivification
+//! (`ma … N<ttl> J<initial>`) would create a counter with client flags 0, outside every
+//! generation, so in prefix mode a missing counter is created by the pipelined `ms … ME` with
+//! the stamp instead. When the probes around the `ma` show that it changed a counter of an
+//! older generation (or any stale value, numeric or not), a second round trip restarts the
+//! counter at `0 + n` (`0` for `decr`) under a CAS guard; an increment that loses that race
+//! starts over.
+//!
+//! Atomicity, exactly:
+//!
+//! * `add`: of several clients adding one key (missing, present or stale) exactly one wins, in
+//!   any mix of processes: a win is either memcached's own add or a CAS-guarded replace, and
+//!   the losers of a CAS race start over and see the winner's value. The same repair restamps
+//!   a value added with a generation that another process had just replaced. Tested with 8
+//!   threads on two handlers (standing for two processes) adding over a just-purged value.
+//! * `incr`/`decr` on a current counter: each is one `ma`, memcached's atomic increment, exact
+//!   under any concurrency (the conformance suite: 8 threads × 100 increments make 800).
+//! * `incr`/`decr` on a counter that was just purged: the first increment restarts it and the
+//!   void increments of the racers are retried, so the count stays exact (tested: 8 threads on
+//!   two handlers × 50 increments of a just-purged counter). For a second after meeting a
+//!   stale counter, and on every retry, a step probes the key alone first and restarts a stale
+//!   counter *before* incrementing (two round trips), so many clients hammering a purged
+//!   counter cannot starve the restart. One theoretical gap remains: if another client's
+//!   restart lands between two commands of this client's pipeline *and* another change lands
+//!   between the next two (gaps of microseconds on the server), one increment may be counted
+//!   twice.
+//! * A purge that races with any of these acts as if it came just before or just after it.
+//! * After 8 lost races in a row (only possible with purges, deletes or adds hammering the same
+//!   key) the call fails with [`Error::Backend`] and nothing is left half done.
+//!
+//! Costs: `add`, `touch` and `exists` are one round trip (two in rare repair cases);
+//! `incr`/`decr` are one round trip of five commands in prefix mode, one command in server mode
+//! (with a TTL).
 //!
 //! # Failures
 //!
-//! Nothing is connected at setup, so an app starts while its servers are down. A call to a
-//! server that refuses connections fails at once with [`Error::Unavailable`]; one that does not
-//! answer (down host, black-holed network, hung server) fails with [`Error::Timeout`] after at
-//! most `connect_timeout` plus `response_timeout`. Calls succeed again by themselves once the
-//! server is back. Values larger than the server's item size limit fail with
-//! [`Error::ValueTooLarge`] before anything is sent, and the connection stays usable.
+//! * Nothing is connected (or resolved) at setup: an app starts while its servers are down.
+//! * A server that refuses connections: calls fail at once with [`Error::Unavailable`] naming
+//!   the server. One that does not answer (down host, black-holed network, hung server): calls
+//!   fail with [`Error::Timeout`] after at most `connect_timeout` + `response_timeout` (tested
+//!   against a listener that accepts and never answers).
+//! * When the server is back (even restarted on the same port), calls succeed again by
+//!   themselves: dead pooled connections are noticed and replaced.
+//! * With several servers, only the keys of an unreachable server fail; batch calls that touch
+//!   it fail as a whole.
+//! * `add`, `incr`/`decr`, `touch` and `exists` fail the same way, in both purge modes.
+//! * A value too large for the item size limit fails with [`Error::ValueTooLarge`] before
+//!   anything is sent; if a server's own `-I` is smaller than `max_value_size`, its refusal is
+//!   a `ValueTooLarge` too. Either way the connection stays usable.
+//! * The handler is `Send + Sync`; threads share `&app` (tested: 8 threads × 1000 mixed
+//!   operations over two servers, every read matching each thread's own writes).
+//! * No TLS or SASL: the meta-protocol client has neither.
+//!
+//! # Testing and benchmarks
+//!
+//! The tests start real `memcached` processes on free loopback ports
+//! (`cement::testing::server::MemcachedServer`); install the server first (`apt-get install
+//! memcached`, or run `./scripts/test.sh`). A missing binary fails the tests with that hint;
+//! they never skip.
+//!
+//! `cargo bench --bench memcached` compares `app.cache()` and the handler with the raw
+//! `memcache::exp::MetaClient` on one loopback server; `benches/README.md` in the repository
+//! says what it compares and gives the latest figures.
 
 mod config;
 mod error;

@@ -1,23 +1,6 @@
 //! The `cache.redis` config section: [`RedisSettings`], its defaults, and how it becomes a
-//! `redis::Client`.
-//!
-//! | key | default | meaning |
-//! |---|---|---|
-//! | `host` | `"127.0.0.1"` | server host (ignored when `url` is set) |
-//! | `port` | `6379` | server port (ignored when `url` is set) |
-//! | `db` | `0` | database number (a `/db` path in `url` wins) |
-//! | `expire_time` | `0` | seconds until entries expire, `0` = never (read by the facade) |
-//! | `prefix` | `"<app label>:"` | put in front of every key; `purge` removes only keys under it |
-//! | `url` | unset | `redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS); wins over `host`/`port`/`tls` |
-//! | `username` | unset | ACL user (used when `url` names none) |
-//! | `password` | unset | password (used when `url` has none); never printed |
-//! | `tls` | `false` | connect to `host`/`port` over TLS |
-//! | `tls_ca_file` | unset | PEM file with the CA that signed the server certificate (else the system roots) |
-//! | `connect_timeout` | `1.0` | seconds for connecting (TCP, TLS, AUTH/SELECT handshake) |
-//! | `response_timeout` | `1.0` | seconds a command may wait for its reply |
-//! | `pool_size` | `16` | most connections open at once |
-//! | `purge` | `"prefix"` | `"prefix"`: `SCAN MATCH <prefix>*` + `UNLINK`; `"db"`: `FLUSHDB` (the whole database!) |
-//! | `max_value_size` | `536870912` | largest value sent, in bytes (redis' own limit is 512 MiB) |
+//! `redis::Client`. The keys are listed, with their defaults, in the
+//! [handler's docs](super#config).
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
-//! The `redis` extension: [`RedisCacheHandler`], label `"redis"`, config section `cache.redis`.
+//! The `redis` cache handler: [`RedisCacheHandler`], label `"redis"`, owned by the extension
+//! `"redis"` (cargo feature `redis` of `cement-ext`); config section `[cache.redis]`.
 //!
 //! ```no_run
 //! use cement::App;
@@ -8,36 +9,217 @@
 //! struct MyApp;
 //!
 //! fn main() -> cement::Result<()> {
-//!     let app = MyApp::setup()?; // does not connect yet: starts even if redis is down
-//!     app.cache().set("my_key", "my value")?;
-//!     let value: Option<String> = app.cache().get("my_key")?;
-//!     assert_eq!(value.as_deref(), Some("my value"));
-//!     app.cache().purge()?; // only keys under this app's prefix ("myapp:")
+//!     let app = MyApp::setup()?; // connects lazily: starts even if redis is down
+//!     app.cache().set("user:42", &vec![1, 2, 3])?; // stored under "myapp:user:42"
+//!     let ids: Option<Vec<u32>> = app.cache().get("user:42")?;
+//!     assert_eq!(ids, Some(vec![1, 2, 3])); // typed, not text as in Cement
+//!     app.cache().purge()?; // only "myapp:*" keys
 //!     app.close()
 //! }
 //! ```
 //!
-//! What it does, beyond Cement's `ext_redis`:
+//! `cargo run --example redis` runs the same against `localhost:6379`, and says what to do
+//! when no server is running. With no code change, an app switches to redis from its config
+//! file (`~/.myapp.toml`, …) or environment (`MYAPP_CACHE_HANDLER=redis
+//! MYAPP_EXTENSIONS=redis MYAPP_CACHE_REDIS_PORT=6380`):
 //!
-//! * values are bytes (the facade encodes them), so every value round-trips with its type;
-//! * TTLs are sent in milliseconds (`SET key value PX ms`); `delete` says whether the key existed;
-//! * `purge` removes only this app's keys (`SCAN MATCH <escaped prefix>*` + `UNLINK` in batches);
-//!   `purge = "db"` makes it `FLUSHDB`. It never uses `KEYS`;
-//! * `get_many` is one `MGET`, `set_many` one `MSET` (or a pipeline of `SET … PX` with a TTL),
-//!   `delete_many` one `UNLINK`;
-//! * every optional operation is native, atomic and one round trip
-//!   ([`Capabilities::ALL`](cement::cache::Capabilities::ALL)): `add` is `SET … NX [PX ms]`,
-//!   `incr`/`decr` one Lua script (unsigned 64-bit counters, `decr` stops at 0, TTL only on
-//!   creation), `touch` is `PEXPIRE` (or `PERSIST` + `EXISTS` in one pipeline), `exists` is
-//!   `EXISTS`;
-//! * connections are opened lazily from a pool (`pool_size`): an app starts while redis is down,
-//!   calls then fail fast with [`Error::Unavailable`] (refused) or [`Error::Timeout`] (no
-//!   answer within `connect_timeout`/`response_timeout`), and work again as soon as the server
-//!   is back;
-//! * ACL users (`username`/`password`, or a url) and TLS (`rediss://` or `tls = true`, with
-//!   `tls_ca_file`); the password is never printed.
+//! ```toml
+//! [myapp]
+//! extensions = ["redis"]
+//! cache_handler = "redis"
 //!
-//! Config keys and defaults: see [`config`].
+//! [cache.redis]
+//! url = "rediss://cacheuser:s3cret@cache.internal:6380/2"
+//! tls_ca_file = "/etc/myapp/redis-ca.pem"
+//! expire_time = 300
+//! ```
+//!
+//! # Config
+//!
+//! Section `[cache.redis]`, typed as [`RedisSettings`] (one field per key):
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `host` | `"127.0.0.1"` | server host (ignored when `url` is set) |
+//! | `port` | `6379` | server port (ignored when `url` is set) |
+//! | `db` | `0` | database number; a `/db` path in `url` wins |
+//! | `expire_time` | `0` | seconds until entries written by `set` expire; `0` = never (Cement's meaning). `set_with_ttl` overrides it per call. Read by the [`Cache`](cement::cache::Cache) facade |
+//! | `prefix` | `"<app label>:"` | put in front of every key; apps sharing a server never collide, and `purge` removes only keys under it |
+//! | `url` | unset | `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS; wins over `host`, `port` and `tls`. `db`, `username` and `password` apply where the url names none |
+//! | `username` | unset | ACL user (Redis 6+) |
+//! | `password` | unset | `requirepass` password or the ACL user's; never printed (see [Auth](#auth)) |
+//! | `tls` | `false` | connect to `host`:`port` over TLS (same as a `rediss://` url) |
+//! | `tls_ca_file` | unset | PEM file with the CA that signed the server certificate; without it the system's root certificates are trusted |
+//! | `connect_timeout` | `1.0` | seconds allowed for opening a connection (TCP, TLS and the AUTH/SELECT handshake together) and for waiting for a free pooled connection |
+//! | `response_timeout` | `1.0` | seconds a command may wait for its reply |
+//! | `pool_size` | `16` | most connections open at once; more threads than that wait (up to `connect_timeout`) |
+//! | `purge` | `"prefix"` | what `purge()` removes: `"prefix"` or `"db"` (see [Purge](#purge)) |
+//! | `max_value_size` | `536870912` | largest encoded value sent, in bytes (redis' own limit is 512 MiB); larger ones fail with [`Error::ValueTooLarge`] before anything is sent |
+//!
+//! Durations are seconds and may be fractional (`0.25`). Environment variables follow
+//! Cement's naming, `<APP>_CACHE_REDIS_<KEY>` (`MYAPP_CACHE_REDIS_PASSWORD`,
+//! `MYAPP_CACHE_REDIS_URL`, …). Bad values (`purge = "everything"`, `connect_timeout = 0`, an
+//! unparsable url, `tls_ca_file` without TLS, a `username` without `password`, an unreadable
+//! CA file) fail at setup with [`Error::Config`], naming the key. The section also takes the
+//! keys the cache facade reads for every handler: the failure policy
+//! ([`cement::cache::policy`]), `lease_time` and `log_keys`. Any other key is an error that
+//! lists the known ones, so a misspelt `pasword` is reported instead of silently connecting
+//! without a password.
+//!
+//! # Values and keys
+//!
+//! Values are encoded by the facade (JSON) and stored as bytes, so every value that serializes
+//! comes back with its type: `set("n", &1001)` reads back as `1001u32`, not `"1001"` (Cement's
+//! handler returned text). Keys are binary-safe in redis: any UTF-8 key is sent as it is (after
+//! the prefix), and no key can inject a command. `get_many` is one `MGET`, `set_many` one
+//! `MSET` (or one pipeline of `SET … PX` when a TTL applies), `delete_many` one `UNLINK`.
+//! `delete` returns whether the key existed. TTLs are sent in milliseconds (`SET … PX`) and
+//! round up, never down to "never".
+//!
+//! # Atomic operations
+//!
+//! The handler declares [`Capabilities::ALL`]: every optional operation of the cache
+//! interface is native, atomic and one round trip, so `app.cache().add(…)`, `incr`, `decr` and
+//! `touch` work (handlers without a capability answer `Error::Unsupported` instead of
+//! emulating it).
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use cement::App;
+//! # #[derive(App)]
+//! # #[app(label = "myapp", extensions = ["redis"], cache_handler = "redis")]
+//! # struct MyApp;
+//! # fn main() -> cement::Result<()> {
+//! # let app = MyApp::setup()?;
+//! let cache = app.cache();
+//! if cache.add_with_ttl("lock:report", &"worker-7", Duration::from_secs(30))? {
+//!     // only one process gets here until the lock expires or is deleted
+//! }
+//! let views = cache.incr("views:42", 1)?; // 1, 2, 3, … — atomic across processes
+//! cache.touch("session:abc", Some(Duration::from_secs(900)))?; // new TTL, value untouched
+//! cache.touch("session:abc", None)?; // never expire
+//! assert!(cache.exists("views:42")?);
+//! # let _ = views;
+//! # app.close()
+//! # }
+//! ```
+//!
+//! | operation | on redis | semantics |
+//! |---|---|---|
+//! | `add(key, value, ttl)` | `SET key value NX [PX ms]` | stores only if the key is absent (an expired key is absent); `true` if it stored. Atomic: of many concurrent adds, one wins. A present key keeps its value and its TTL |
+//! | `incr(key, delta)` / `decr(key, delta)` | one Lua script (`EVALSHA`, see below) | unsigned 64-bit counters, stored as ASCII decimal digits (`set(key, &41u64)` makes one; read one with `get::<u64>`). A missing key starts from 0 and is created with the TTL (`expire_time`); an existing key keeps its remaining TTL. `decr` stops at 0, never negative (memcached's rule). Returns the new value |
+//! | `touch(key, Some(ttl))` | `PEXPIRE key ms` | a new TTL without rewriting the value; `true` if the key exists |
+//! | `touch(key, None)` | `PERSIST key` + `EXISTS key`, one pipeline | removes the TTL; `true` if the key exists (`PERSIST` alone answers 0 for a key that exists without a TTL) |
+//! | `exists(key)` | `EXISTS key` | whether the key holds a value, without reading it (a value the facade could not decode exists) |
+//!
+//! TTLs are milliseconds, rounded up (a sub-millisecond TTL never becomes 0 or "never"), as
+//! for `set`.
+//!
+//! **Counters.** Redis' `INCRBY`/`DECRBY` do not fit the contract: they are signed 64-bit (a
+//! value above `i64::MAX = 9223372036854775807` is refused), they go below zero, and a key they
+//! create has no TTL. So `incr`/`decr` run one small Lua script, atomically on the server: it
+//! reads the value, checks that it is a counter, computes, and writes it back with
+//! `SET … KEEPTTL` (or `SET … PX ms` when it creates the key). The arithmetic is done on the
+//! decimal strings (Lua numbers are doubles, exact only to 2^53), so counters cover the whole
+//! range `0..=u64::MAX` (18446744073709551615), like memcached's:
+//!
+//! * a value that is not a counter (not all ASCII digits: every JSON value the facade envelopes
+//!   starts with byte `0xCE`; also `-5`, `1.5`, `""`), more than `u64::MAX`, or a key of
+//!   another redis type (a list…) is [`Error::InvalidArgument`] naming the key, and is left as
+//!   it was. Leading zeros written by another program (`007`) are read as the number;
+//! * an `incr` that would pass `u64::MAX` is [`Error::InvalidArgument`] ("… would pass
+//!   18446744073709551615 (u64::MAX); it was left unchanged"): redis counters never wrap
+//!   silently (memcached's `incr` wraps to 0 instead);
+//! * `decr` below zero gives 0.
+//!
+//! The script is sent once per server: the handler sends `EVALSHA <sha1>`, and when the server
+//! answers `NOSCRIPT` (first use, after a restart or a `SCRIPT FLUSH`) it sends `SCRIPT LOAD`
+//! and repeats the `EVALSHA` on the same connection (the `redis` crate's `Script`, feature
+//! `script`). It needs redis ≥ 6.0 (`KEEPTTL`). The script costs the server more than a bare
+//! `INCRBY`, but little next to a round trip.
+//!
+//! **After a lost connection.** Like every call, these are repeated once on a fresh connection
+//! when a pooled connection turns out to have died (a server restart between two calls is
+//! invisible). After a restart nothing had run, so the repeat is exact; the one imprecision is
+//! a server that ran the command and dropped the connection before its reply left (killed in
+//! that instant, `CLIENT KILL`): then a repeated `add` reports "not stored" and a repeated
+//! `incr` applies the step twice.
+//!
+//! # Purge
+//!
+//! * `purge = "prefix"` (default): `SCAN 0 MATCH <prefix>* COUNT 1000`, then `UNLINK` of each
+//!   batch found, until the cursor returns to 0. Only this app's keys go; other apps on the
+//!   same server and database keep theirs (tested with two apps). Glob characters in the
+//!   prefix (`* ? [ ] \`) are escaped, so a prefix like `x[yz]:` matches only itself. It never
+//!   uses `KEYS` (which blocks the server) and never `FLUSHDB`. It is not atomic: keys written
+//!   while it runs may survive it. With an empty `prefix`, every key in the database is this
+//!   app's, and all of them go.
+//! * `purge = "db"`: `FLUSHDB`, everything in the selected database, whoever wrote it. This is
+//!   close to what Cement's redis handler did (`KEYS *` + `DEL`); choose it only for a database
+//!   the app owns alone.
+//!
+//! Cluster mode is not supported (`MGET`/`MSET`/`UNLINK` of several keys need them in one
+//! slot).
+//!
+//! # Auth
+//!
+//! * `requirepass`: set `password` (or `redis://:password@host`).
+//! * ACL users: `username` + `password` (or `redis://user:password@host`). A user restricted
+//!   to the app's keys works, e.g. `ACL SETUSER cacheuser on >s3cret ~myapp:* +@all` (at least
+//!   `GET`, `SET`, `MGET`, `MSET`, `UNLINK`, `SCAN`, `EXISTS`, `PEXPIRE`, `PERSIST`, `EVALSHA`
+//!   and `SCRIPT LOAD` for the counters, plus `FLUSHDB` for `purge = "db"`); a command on keys
+//!   outside its pattern fails with [`Error::Backend`] saying so. The counters' script names
+//!   its key (`KEYS[1]`), so key patterns apply to it as to the plain commands.
+//! * A wrong password is [`Error::Backend`] ("authentication … failed; check [cache.redis]
+//!   username and password"); a missing one on a server that needs it says to set `password`.
+//!
+//! The password is never printed: not by `Debug` of the settings (a password inside `url` is
+//! shown as `***`), the handler or the app's cache, not in error messages (client messages are
+//! scrubbed of it), not in log events.
+//!
+//! # TLS
+//!
+//! Use a `rediss://` url or `tls = true` with `host`/`port`; set `tls_ca_file` to the PEM CA
+//! certificate that signed the server's certificate when it is not in the system's trust store
+//! (self-signed setups). The server name is verified against the certificate (`localhost`, a
+//! DNS name or an IP address in its subjectAltName). TLS is rustls with the `ring` provider,
+//! built in with the `redis` feature; nothing needs OpenSSL at run time. Debian's
+//! `redis-server` 7.0 has TLS (`--tls-port`, `--tls-cert-file`, `--tls-key-file`,
+//! `--tls-ca-cert-file`), and the tests run against it with a CA and certificate they generate
+//! with the `openssl` CLI.
+//!
+//! # Failures
+//!
+//! * Setup never connects: an app starts while redis is down.
+//! * Connections are opened on demand from a small pool (`pool_size`). A refused connection
+//!   fails at once with [`Error::Unavailable`] (naming the server and the keys to check); a
+//!   server that accepts but never answers fails with [`Error::Timeout`] at `connect_timeout`
+//!   (the whole handshake is bounded, not each round trip); a command without a reply fails
+//!   with [`Error::Timeout`] at `response_timeout`. A connection that saw a timeout or an I/O
+//!   error is dropped, never reused (it could hold a late reply).
+//! * Recovery is automatic: the first call after the server is back opens a new connection.
+//!   When a pooled connection turns out to have died while idle (the server restarted), the
+//!   other idle ones are dropped too and the call is retried once on a fresh connection, so a
+//!   restart between two calls is invisible. Data is whatever the server kept (nothing,
+//!   without persistence).
+//! * `app.close()` closes the pool; later calls fail with [`Error::Unavailable`] saying so.
+//!
+//! # Testing and benchmarks
+//!
+//! `cargo test --test redis` starts real `redis-server` processes on free loopback ports
+//! (plain, `--requirepass`, an ACL user, `--tls-port` with a generated certificate), a
+//! black-hole listener for timeouts, and kills/restarts servers for the recovery tests; it
+//! needs `redis-server` and `openssl` (`scripts/test.sh` installs them). The shared conformance
+//! suite runs on the handler. The redis-specific tests cover `add` with and without a TTL,
+//! counters (created with a TTL that later steps keep, `decr` stopping at 0, the full `u64`
+//! range and the overflow error, values that are not counters, 8 threads × 100 `incr` making
+//! exactly 1..=800), the script's reload after `SCRIPT FLUSH` and after a server restart,
+//! `touch(None)` leaving `PTTL = -1`, and all of them through an ACL user limited to the app's
+//! keys.
+//!
+//! `cargo bench --bench redis` compares the handler and `app.cache()` with the raw `redis`
+//! client on the same server, and the batch forms with as many single calls;
+//! `benches/README.md` in the repository says what it compares and gives the latest figures.
 
 pub mod config;
 mod counter;

@@ -2,7 +2,7 @@
 //! a label that is present and well-formed, known hook names.
 
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, LitStr};
+use syn::{Data, DeriveInput};
 
 use super::attr::Attrs;
 use crate::ctxt::Ctxt;
@@ -14,13 +14,13 @@ pub(crate) fn check(cx: &Ctxt, input: &DeriveInput, attrs: &Attrs) {
     check_item(cx, input);
     check_label_present(cx, input, attrs);
     if let Some(lit) = &attrs.label {
-        check_label(cx, "app label", lit);
+        label::check(cx, "app label", lit);
     }
     if let Some(lit) = &attrs.cache_handler {
-        check_label(cx, "cache_handler label", lit);
+        label::check(cx, "cache_handler label", lit);
     }
     for lit in &attrs.extensions {
-        check_label(cx, "extension label", lit);
+        label::check(cx, "extension label", lit);
     }
     for hook in &attrs.hooks {
         let name = hook.name.unraw().to_string();
@@ -69,26 +69,11 @@ fn check_label_present(cx: &Ctxt, input: &DeriveInput, attrs: &Attrs) {
     if attrs.label.is_some() || attrs.label_mentioned {
         return;
     }
-    let example = label_for(&input.ident.unraw().to_string());
+    let example = label::example(Some(&input.ident.unraw().to_string()), "myapp");
     let msg = if attrs.present {
         format!("missing `label = \"...\"` in #[app(...)], e.g. #[app(label = {example:?}, ...)]")
     } else {
         format!("missing #[app(label = \"...\")]: #[derive(App)] needs the app's label, e.g. #[app(label = {example:?})]")
     };
     cx.error_at(input.ident.span(), msg);
-}
-
-fn check_label(cx: &Ctxt, what: &str, lit: &LitStr) {
-    let value = lit.value();
-    if !label::is_valid(&value) {
-        cx.error_spanned_by(lit, label::error_message(what, &value));
-    }
-}
-
-/// A label to show in the "missing label" message, derived from the type's name.
-fn label_for(type_name: &str) -> String {
-    if label::is_valid(type_name) {
-        return type_name.to_string();
-    }
-    label::suggest(type_name).unwrap_or_else(|| "myapp".to_string())
 }

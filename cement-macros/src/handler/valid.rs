@@ -3,7 +3,7 @@
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
-use syn::{DeriveInput, LitStr};
+use syn::DeriveInput;
 
 use super::attr::Attrs;
 use crate::ctxt::Ctxt;
@@ -11,19 +11,11 @@ use crate::label;
 
 pub(crate) fn check(cx: &Ctxt, input: Option<&DeriveInput>, attrs: &Attrs) {
     match &attrs.label {
-        Some(lit) => check_label(cx, "handler label", lit),
+        Some(lit) => label::check(cx, "handler label", lit),
         None if attrs.label_mentioned => {}
         None => {
-            let example = input
-                .map(|input| input.ident.unraw().to_string())
-                .and_then(|name| {
-                    if label::is_valid(&name) {
-                        Some(name)
-                    } else {
-                        label::suggest(&name)
-                    }
-                })
-                .unwrap_or_else(|| "my_cache_handler".to_string());
+            let name = input.map(|input| input.ident.unraw().to_string());
+            let example = label::example(name.as_deref(), "my_cache_handler");
             // The attribute itself is what needs the label.
             cx.error_at(
                 Span::call_site(),
@@ -32,7 +24,7 @@ pub(crate) fn check(cx: &Ctxt, input: Option<&DeriveInput>, attrs: &Attrs) {
         }
     }
     if let Some(lit) = &attrs.extension {
-        check_label(cx, "extension label", lit);
+        label::check(cx, "extension label", lit);
     }
     if let Some(input) = input {
         if !input.generics.params.is_empty() {
@@ -42,12 +34,5 @@ pub(crate) fn check(cx: &Ctxt, input: Option<&DeriveInput>, attrs: &Attrs) {
                  non-generic type (e.g. a newtype around the instance you need)",
             );
         }
-    }
-}
-
-fn check_label(cx: &Ctxt, what: &str, lit: &LitStr) {
-    let value = lit.value();
-    if !label::is_valid(&value) {
-        cx.error_spanned_by(lit, label::error_message(what, &value));
     }
 }

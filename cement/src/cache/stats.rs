@@ -3,41 +3,37 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// The operations counted, in [`CacheStats::ops`] order.
-pub(crate) const OPS: [&str; 14] = [
-    "get",
-    "get_many",
-    "exists",
-    "set",
-    "set_many",
-    "add",
-    "incr",
-    "decr",
-    "touch",
-    "delete",
-    "delete_many",
-    "purge",
-    "get_or_set_with",
-    "compute",
-];
+/// Declares [`Op`] and [`OPS`] from one list, so that a variant's discriminant is always the
+/// index of its name.
+macro_rules! ops {
+    ($($variant:ident => $name:literal,)*) => {
+        /// An operation counted, and the index of its counters.
+        #[derive(Clone, Copy, Debug)]
+        pub(crate) enum Op {
+            $($variant,)*
+        }
 
-/// Index of an operation in [`OPS`].
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Op {
-    Get = 0,
-    GetMany,
-    Exists,
-    Set,
-    SetMany,
-    Add,
-    Incr,
-    Decr,
-    Touch,
-    Delete,
-    DeleteMany,
-    Purge,
-    GetOrSetWith,
-    Compute,
+        /// The names of the operations counted, by [`Op`] index: the keys of
+        /// [`CacheStats::ops`].
+        pub(crate) const OPS: [&str; [$($name),*].len()] = [$($name),*];
+    };
+}
+
+ops! {
+    Get => "get",
+    GetMany => "get_many",
+    Exists => "exists",
+    Set => "set",
+    SetMany => "set_many",
+    Add => "add",
+    Incr => "incr",
+    Decr => "decr",
+    Touch => "touch",
+    Delete => "delete",
+    DeleteMany => "delete_many",
+    Purge => "purge",
+    GetOrSetWith => "get_or_set_with",
+    Compute => "compute",
 }
 
 impl Op {
