@@ -48,10 +48,10 @@
 //! | `hosts` | `["127.0.0.1"]` | the servers: a list, or a comma-separated string (`MYAPP_CACHE_MEMCACHED_HOSTS=10.0.0.1,10.0.0.2:11212`); each `host` or `host:port` (port 11211 by default), IPv6 as `[::1]:11211`. An empty or malformed entry is a config error naming the entry and where it came from; a duplicate is used once |
 //! | `expire_time` | `0` | seconds `set` keeps a value; `0` = never expire (read by the [`Cache`](cement::cache::Cache) facade) |
 //! | `prefix` | `"<app label>:"` | put in front of every key; `purge` (in `"prefix"` mode) invalidates only keys under it |
-//! | `connect_timeout` | `1.0` | seconds for connecting to a server; also how long a call waits for a free connection when all `pool_size` are busy |
-//! | `response_timeout` | `1.0` | seconds one exchange may take: a request and its reply, or a whole pipelined batch |
-//! | `pool_size` | `16` | most connections open at once to each server (idle ones are kept for reuse) |
-//! | `max_value_size` | `1048576` | the servers' item size limit (`memcached -I`, 1 MiB by default). An item that cannot fit (value + key + memcached's per-item overhead) fails with [`Error::ValueTooLarge`] before anything is sent. Raise it together with the servers' `-I` |
+//! | `connect_timeout` | `1.0` | seconds for connecting to a server; also how long a call waits for a free connection when all `pool_size` are busy. More than 0, at most 86400 |
+//! | `response_timeout` | `1.0` | seconds one exchange may take: a request and its reply, or a whole pipelined batch. More than 0, at most 86400 |
+//! | `pool_size` | `16` | most connections open at once to each server (idle ones are kept for reuse); 1 to 1024 |
+//! | `max_value_size` | `1048576` | the servers' item size limit (`memcached -I`, 1 MiB by default). An item that cannot fit (value + key + memcached's per-item overhead) fails with [`Error::ValueTooLarge`] before anything is sent. Raise it together with the servers' `-I`. From 1024 to 1073741824 (memcached's own bounds for `-I`) |
 //! | `purge` | `"prefix"` | `"prefix"`: invalidate this app's keys (see [Purge](#purge)); `"server"`: `flush_all` on every server |
 //!
 //! Durations are seconds and may be fractional (`0.25`). The section also takes the keys the

@@ -41,8 +41,8 @@
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `host` | `"127.0.0.1"` | server host (ignored when `url` is set) |
-//! | `port` | `6379` | server port (ignored when `url` is set) |
-//! | `db` | `0` | database number; a `/db` path in `url` wins |
+//! | `port` | `6379` | server port, 1 to 65535 (ignored when `url` is set) |
+//! | `db` | `0` | database number, 0 to 2147483647 (the server's `databases` is the real limit); a `/db` path in `url` wins |
 //! | `expire_time` | `0` | seconds until entries written by `set` expire; `0` = never (Cement's meaning). `set_with_ttl` overrides it per call. Read by the [`Cache`](cement::cache::Cache) facade |
 //! | `prefix` | `"<app label>:"` | put in front of every key; apps sharing a server never collide, and `purge` removes only keys under it |
 //! | `url` | unset | `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS; wins over `host`, `port` and `tls`. `db`, `username` and `password` apply where the url names none |
@@ -50,11 +50,11 @@
 //! | `password` | unset | `requirepass` password or the ACL user's; never printed (see [Auth](#auth)) |
 //! | `tls` | `false` | connect to `host`:`port` over TLS (same as a `rediss://` url) |
 //! | `tls_ca_file` | unset | PEM file with the CA that signed the server certificate; without it the system's root certificates are trusted |
-//! | `connect_timeout` | `1.0` | seconds allowed for opening a connection (TCP, TLS and the AUTH/SELECT handshake together) and for waiting for a free pooled connection |
-//! | `response_timeout` | `1.0` | seconds a command may wait for its reply |
-//! | `pool_size` | `16` | most connections open at once; more threads than that wait (up to `connect_timeout`) |
+//! | `connect_timeout` | `1.0` | seconds allowed for opening a connection (TCP, TLS and the AUTH/SELECT handshake together) and for waiting for a free pooled connection. More than 0, at most 86400 |
+//! | `response_timeout` | `1.0` | seconds a command may wait for its reply. More than 0, at most 86400 |
+//! | `pool_size` | `16` | most connections open at once; more threads than that wait (up to `connect_timeout`); 1 to 1024 |
 //! | `purge` | `"prefix"` | what `purge()` removes: `"prefix"` or `"db"` (see [Purge](#purge)) |
-//! | `max_value_size` | `536870912` | largest encoded value sent, in bytes (redis' own limit is 512 MiB); larger ones fail with [`Error::ValueTooLarge`] before anything is sent |
+//! | `max_value_size` | `536870912` | largest encoded value sent, in bytes (redis' own limit is 512 MiB); larger ones fail with [`Error::ValueTooLarge`] before anything is sent. From 1 to 4294967296 |
 //!
 //! Durations are seconds and may be fractional (`0.25`). Environment variables follow
 //! Cement's naming, `<APP>_CACHE_REDIS_<KEY>` (`MYAPP_CACHE_REDIS_PASSWORD`,
