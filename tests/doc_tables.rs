@@ -7,7 +7,8 @@ use cement::Config;
 use cement_ext::memcached::MemcachedSettings;
 use cement_ext::redis::RedisSettings;
 
-/// The keys a section accepts, as its settings type's unknown-key error lists them.
+/// The keys a section accepts: its settings type's, as its unknown-key error lists them, and
+/// the facade's `prefix` and `expire_time`.
 fn accepted<T: serde::de::DeserializeOwned>(mut config: Config, section: &str) -> BTreeSet<String> {
     config.set(section, "no_such_key", 1);
     let err = match config.section::<T>(section) {
@@ -18,8 +19,11 @@ fn accepted<T: serde::de::DeserializeOwned>(mut config: Config, section: &str) -
         .split_once("expected one of ")
         .unwrap_or_else(|| panic!("no list of keys in: {err}"))
         .1;
-    let keys = backticked(list);
-    assert!(keys.contains("prefix"), "{err}");
+    let mut keys = backticked(list);
+    assert!(!keys.is_empty(), "{err}");
+    // The facade owns these two (the handler never sees them); every handler table lists
+    // them, since they are the ones users set per handler.
+    keys.extend(["prefix".to_string(), "expire_time".to_string()]);
     keys
 }
 

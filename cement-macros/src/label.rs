@@ -3,6 +3,10 @@
 //! Labels name config sections and environment variables (`MYAPP_CACHE_REDIS_PORT`), so the
 //! rule is strict and a bad label is a compile error, never silently rewritten.
 
+mod rule;
+
+pub(crate) use rule::is_valid;
+
 use syn::LitStr;
 
 use crate::ctxt::Ctxt;
@@ -24,13 +28,6 @@ pub(crate) fn example(type_name: Option<&str>, fallback: &str) -> String {
         Some(name) => suggest(name).unwrap_or_else(|| fallback.to_string()),
         None => fallback.to_string(),
     }
-}
-
-/// Whether `label` matches `[a-z][a-z0-9_]*` (the runtime's `registry::check_label` rule).
-pub(crate) fn is_valid(label: &str) -> bool {
-    let mut chars = label.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }
 
 /// The label the user most likely meant, if one can be derived: `my-app` → `my_app`,

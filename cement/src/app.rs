@@ -9,8 +9,9 @@ use std::panic::Location;
 use std::path::PathBuf;
 
 use crate::cache::Cache;
+use crate::cache::{CacheSettings, HandlerContext};
 use crate::config::{default_config_files, Value, BUILDER_LAYER};
-use crate::registry::{self, HandlerContext};
+use crate::registry;
 use crate::{Config, Error, Hook, Meta, Result};
 
 /// An application: a type with a [`Meta`]. Implemented by `#[derive(App)]`, which also adds
@@ -177,7 +178,7 @@ impl Builder {
             overrides,
             env,
         } = self;
-        registry::check_label("app", &meta.label)?;
+        crate::label::check("app", &meta.label)?;
 
         let hooks = meta.hooks.clone();
         for hook in &hooks {
@@ -188,7 +189,7 @@ impl Builder {
                 })?;
             }
         }
-        registry::check_label("app", &meta.label)?;
+        crate::label::check("app", &meta.label)?;
         let label = meta.label.clone();
 
         // Config: defaults, files, environment, builder values.
@@ -227,7 +228,7 @@ impl Builder {
         }
 
         for extension in &meta.extensions {
-            registry::check_label("extension", extension)?;
+            crate::label::check("extension", extension)?;
         }
         registry::check_extensions(&meta.extensions)?;
 
@@ -259,10 +260,7 @@ fn setup_cache(meta: &Meta, config: &mut Config) -> Result<Cache> {
     if let Some(defaults) = registration.config_defaults() {
         config.join(&defaults);
     }
-    let mut ours = Config::with_sections(&[section.as_str()]);
-    ours.set(&section, "prefix", format!("{}:", meta.label));
-    ours.set(&section, "expire_time", 0);
-    config.join(&ours);
+    config.join(&CacheSettings::defaults(&meta.label, &section));
 
     let ctx = HandlerContext::new(&meta.label, "cache", registration.label(), config);
     let handler = registration.build(&ctx)?;

@@ -46,6 +46,7 @@ pub mod hook;
 pub mod meta;
 pub mod registry;
 // A symlink to cement-macros/src/suggest/closest.rs: one rule for every "did you mean".
+mod label;
 mod suggest;
 #[cfg(feature = "testing")]
 pub mod testing;

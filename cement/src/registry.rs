@@ -17,13 +17,14 @@
 //! assert!(labels.iter().any(|l| l == "memory"));
 //! ```
 
-use serde::de::DeserializeOwned;
-
+/// What a handler gets when it is built (defined beside [`HandlerSetup`], in `cache::setup`).
+pub use crate::cache::HandlerContext;
 use crate::cache::{CacheHandler, HandlerSetup};
 use crate::{Config, Error, Result};
 
 /// Extensions that cement knows of, and which crate and feature provide them; used to explain
-/// an unknown extension.
+/// an unknown extension. The one piece of extension knowledge core keeps: an app that names
+/// `"redis"` without linking `cement-ext` learns which crate and feature to add.
 const KNOWN_EXTENSIONS: &[(&str, &str)] = &[
     ("memcached", "crate `cement-ext` with feature \"memcached\""),
     ("redis", "crate `cement-ext` with feature \"redis\""),
@@ -256,92 +257,9 @@ pub(crate) fn resolve(
     Ok(found)
 }
 
-/// What a handler gets when it is built: its label, its config section and the whole config.
-#[derive(Debug)]
-pub struct HandlerContext<'a> {
-    app_label: &'a str,
-    label: &'a str,
-    section: String,
-    config: &'a Config,
-}
-
-impl<'a> HandlerContext<'a> {
-    pub(crate) fn new(
-        app_label: &'a str,
-        interface: &str,
-        label: &'a str,
-        config: &'a Config,
-    ) -> Self {
-        HandlerContext {
-            app_label,
-            label,
-            section: format!("{interface}.{label}"),
-            config,
-        }
-    }
-
-    /// The label of the app being set up.
-    pub fn app_label(&self) -> &str {
-        self.app_label
-    }
-
-    /// The handler's own label.
-    pub fn label(&self) -> &str {
-        self.label
-    }
-
-    /// The handler's config section, `"<interface>.<label>"`, e.g. `"cache.redis"`.
-    pub fn section(&self) -> &str {
-        &self.section
-    }
-
-    /// The app's whole config.
-    pub fn config(&self) -> &Config {
-        self.config
-    }
-
-    /// The handler's section deserialized as `T`; environment values are parsed to the type
-    /// each field expects, and a bad value is reported with where it came from.
-    ///
-    /// The keys the cache facade reads for every handler — the failure policy
-    /// (`on_read_error`, `on_write_error`, `on_delete_error`, `on_decode_error`,
-    /// `breaker_failures`, `breaker_cooldown`), `log_keys` and `lease_time` — are left out, so a handler's
-    /// settings type can deny unknown fields. `prefix` and `expire_time` stay in: handlers may
-    /// need them (a prefix-scoped purge, say).
-    pub fn settings<T: DeserializeOwned>(&self) -> Result<T> {
-        let mut skip: Vec<&str> = crate::cache::policy::KEYS.to_vec();
-        skip.extend(["log_keys", "lease_time"]);
-        self.config.section_without(&self.section, &skip)
-    }
-}
-
-/// Checks a label against the rule `[a-z][a-z0-9_]*`.
-pub(crate) fn check_label(what: &'static str, label: &str) -> Result<()> {
-    let mut chars = label.chars();
-    let ok = matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidLabel {
-            what,
-            label: label.to_string(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels() {
-        assert!(check_label("app", "my_app2").is_ok());
-        for bad in ["", "My", "my-app", "1app", "_x", "a b"] {
-            let err = check_label("app", bad).unwrap_err();
-            assert!(err.to_string().contains("invalid app label"), "{err}");
-        }
-    }
 
     #[test]
     fn memory_is_registered_and_resolves() {

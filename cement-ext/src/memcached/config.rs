@@ -40,7 +40,6 @@ pub fn defaults() -> cement::Config {
     let mut config = cement::init_defaults!("cache.memcached");
     config
         .set(SECTION, "hosts", d.hosts)
-        .set(SECTION, "expire_time", 0u64)
         .set(SECTION, "connect_timeout", d.connect_timeout)
         .set(SECTION, "response_timeout", d.response_timeout)
         .set(SECTION, "pool_size", d.pool_size)
@@ -71,12 +70,11 @@ pub struct MemcachedSettings {
     /// (`MYAPP_CACHE_MEMCACHED_HOSTS=10.0.0.1,10.0.0.2:11212`). Keys are spread over them by
     /// consistent hashing; the order does not matter.
     pub hosts: Vec<String>,
-    /// Seconds until entries expire, `0` = never. Read by the [`Cache`](cement::cache::Cache)
-    /// facade; listed here so that the section is checked as a whole.
-    pub expire_time: u64,
-    /// Put in front of every key by the facade; `purge` (in `"prefix"` mode) invalidates only
-    /// keys under it. Cement fills it with `"<app label>:"`. Build a handler by hand with the
-    /// same prefix as its [`Cache`](cement::cache::Cache).
+    /// The prefix the facade puts in front of every key; `purge` (in `"prefix"` mode)
+    /// invalidates only keys under it. Not read from this section's own keys: setup fills it
+    /// from the section's `prefix` (a key the facade owns, default `"<app label>:"`). Build a
+    /// handler by hand with the same prefix as its [`Cache`](cement::cache::Cache).
+    #[serde(skip)]
     pub prefix: String,
     /// Seconds allowed for connecting to a server; also how long a call waits for a free
     /// connection when all `pool_size` connections to that server are busy. More than 0, at
@@ -105,7 +103,6 @@ impl Default for MemcachedSettings {
     fn default() -> Self {
         MemcachedSettings {
             hosts: vec!["127.0.0.1".into()],
-            expire_time: 0,
             prefix: String::new(),
             connect_timeout: 1.0,
             response_timeout: 1.0,

@@ -302,7 +302,10 @@ impl fmt::Debug for MemcachedCacheHandler {
 
 impl HandlerSetup for MemcachedCacheHandler {
     fn setup(ctx: &HandlerContext<'_>) -> Result<Self> {
-        let settings: MemcachedSettings = ctx.settings()?;
+        let settings = MemcachedSettings {
+            prefix: ctx.prefix()?,
+            ..ctx.settings()?
+        };
         MemcachedCacheHandler::new(settings).map_err(|err| match err {
             // Say where a bad `hosts` came from (file and line, variable, code).
             Error::Config(message) if message.contains(" hosts ") => {

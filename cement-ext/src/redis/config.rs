@@ -47,7 +47,6 @@ pub fn defaults() -> cement::Config {
         .set(SECTION, "host", d.host)
         .set(SECTION, "port", d.port)
         .set(SECTION, "db", d.db)
-        .set(SECTION, "expire_time", d.expire_time)
         .set(SECTION, "tls", d.tls)
         .set(SECTION, "connect_timeout", d.connect_timeout)
         .set(SECTION, "response_timeout", d.response_timeout)
@@ -91,15 +90,12 @@ pub struct RedisSettings {
     /// limit); a `/db` path in `url` wins.
     #[serde(deserialize_with = "Db::deserialize_into")]
     pub db: u32,
-    /// Put in front of every key by the facade; `purge` removes only keys under it. Cement
-    /// fills it with `"<app label>:"`. Build a handler by hand with the same prefix as its
-    /// [`Cache`](cement::cache::Cache).
-    #[serde(deserialize_with = "text")]
+    /// The prefix the facade puts in front of every key; `purge` removes only keys under it.
+    /// Not read from this section's own keys: setup fills it from the section's `prefix` (a
+    /// key the facade owns, default `"<app label>:"`). Build a handler by hand with the same
+    /// prefix as its [`Cache`](cement::cache::Cache).
+    #[serde(skip)]
     pub prefix: String,
-    /// Seconds until entries written by `Cache::set` expire; `0` = never. Read by the
-    /// [`Cache`](cement::cache::Cache) facade (it passes the TTL with every `set`); the handler
-    /// itself does not use it.
-    pub expire_time: u64,
     /// `redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS). When set, it wins
     /// over `host`, `port` and `tls`; `db`, `username` and `password` apply where it names none.
     #[serde(deserialize_with = "optional_text")]
@@ -145,7 +141,6 @@ impl Default for RedisSettings {
             port: 6379,
             db: 0,
             prefix: String::new(),
-            expire_time: 0,
             url: None,
             username: None,
             password: None,
@@ -167,7 +162,6 @@ impl fmt::Debug for RedisSettings {
             .field("port", &self.port)
             .field("db", &self.db)
             .field("prefix", &self.prefix)
-            .field("expire_time", &self.expire_time)
             .field("url", &self.url.as_deref().map(redact_url))
             .field("username", &self.username)
             .field("password", &self.password)

@@ -298,7 +298,10 @@ impl fmt::Debug for RedisCacheHandler {
 
 impl HandlerSetup for RedisCacheHandler {
     fn setup(ctx: &HandlerContext<'_>) -> Result<Self> {
-        RedisCacheHandler::new(ctx.settings::<RedisSettings>()?)
+        RedisCacheHandler::new(RedisSettings {
+            prefix: ctx.prefix()?,
+            ..ctx.settings()?
+        })
     }
 }
 

@@ -13,9 +13,9 @@ use serde::Serialize;
 use super::codec;
 use super::flight::Flights;
 use super::policy::{is_backend_fault, OnDecode, OnDelete, OnRead, OnWrite, Policy};
+use super::settings::CacheSettings;
 use super::stats::{CacheStats, Counters, Op};
 use super::{CacheHandler, Capabilities, KeyRules};
-use crate::config::Seconds;
 use crate::{Config, Error, Result};
 
 /// The typed cache of a running app: `app.cache()`.
@@ -102,57 +102,42 @@ impl Cache {
         prefix: impl Into<String>,
         default_ttl: Option<Duration>,
     ) -> Self {
-        Cache::with_policy(
+        Cache::with_settings(
             label,
             handler,
-            prefix.into(),
-            default_ttl,
-            Policy::default(),
-            false,
+            CacheSettings::new(prefix.into(), default_ttl),
         )
     }
 
-    /// The cache of an app: prefix, TTL, policy and `log_keys` from the handler's section.
+    /// The cache of an app: prefix, TTL, policy, `log_keys` and `lease_time` from the
+    /// handler's section (see [`settings`](super::settings)).
     pub(crate) fn from_config(
         label: &'static str,
         handler: Box<dyn CacheHandler>,
         config: &Config,
         section: &str,
     ) -> Result<Self> {
-        let prefix: String = config.get(section, "prefix")?;
-        let expire_time: u64 = config.get(section, "expire_time")?;
-        let default_ttl = (expire_time > 0).then(|| Duration::from_secs(expire_time));
-        let policy = Policy::from_config(config, section)?;
-        let log_keys = if config.has_key(section, "log_keys") {
-            config.get(section, "log_keys")?
-        } else {
-            false
-        };
-        // 0 (the default) is off; anything else must be a usable number of seconds, and reading
-        // it as `Seconds` names the key, section and origin when it is not.
-        let lease_time = match config.has_key(section, "lease_time")
-            && config.get::<f64>(section, "lease_time")? != 0.0
-        {
-            true => Some(config.get::<Seconds>(section, "lease_time")?.duration()),
-            false => None,
-        };
-        let mut cache = Cache::with_policy(label, handler, prefix, default_ttl, policy, log_keys);
-        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
-            inner.lease_time = lease_time;
-        }
-        Ok(cache)
+        Ok(Cache::with_settings(
+            label,
+            handler,
+            CacheSettings::from_config(config, section)?,
+        ))
     }
 
-    fn with_policy(
+    fn with_settings(
         label: &'static str,
         handler: Box<dyn CacheHandler>,
-        prefix: String,
-        default_ttl: Option<Duration>,
-        policy: Policy,
-        log_keys: bool,
+        settings: CacheSettings,
     ) -> Self {
         let rules = handler.key_rules();
         let capabilities = handler.capabilities();
+        let CacheSettings {
+            prefix,
+            default_ttl,
+            policy,
+            log_keys,
+            lease_time,
+        } = settings;
         Cache {
             inner: Arc::new(Inner {
                 handler,
@@ -165,7 +150,7 @@ impl Cache {
                 stats: Counters::default(),
                 flights: Flights::default(),
                 log_keys,
-                lease_time: None,
+                lease_time,
             }),
         }
     }

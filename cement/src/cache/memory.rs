@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use moka::ops::compute::{CompResult, Op};
 
+use super::HandlerContext;
 use crate::cache::{CacheHandler, Capabilities, HandlerSetup};
-use crate::registry::HandlerContext;
 use crate::{Config, Result};
 
 /// An in-process cache on [`moka`](https://docs.rs/moka): bounded to `max_entries` (least
@@ -102,11 +102,6 @@ struct Settings {
     /// From 1 up: a memory cache that may hold nothing is a mistake.
     #[serde(deserialize_with = "crate::config::Bounded::<1, { u64::MAX }>::deserialize_into")]
     max_entries: u64,
-    // Read by the facade; listed so that a typo in any key of the section is reported.
-    #[allow(dead_code)]
-    expire_time: Option<u64>,
-    #[allow(dead_code)]
-    prefix: Option<String>,
 }
 
 fn defaults() -> Config {

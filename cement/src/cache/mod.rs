@@ -24,6 +24,8 @@ mod flight;
 pub mod key;
 pub mod memory;
 pub mod policy;
+mod settings;
+mod setup;
 pub mod stats;
 
 use std::time::Duration;
@@ -31,6 +33,8 @@ use std::time::Duration;
 pub use facade::Cache;
 pub use key::KeyRules;
 pub use memory::MemoryCacheHandler;
+pub(crate) use settings::CacheSettings;
+pub use setup::{HandlerContext, HandlerSetup};
 pub use stats::{CacheStats, OpStats};
 
 use crate::{Error, Result};
@@ -238,35 +242,5 @@ impl Capabilities {
     pub const fn with_touch(mut self) -> Self {
         self.touch = true;
         self
-    }
-}
-
-/// How a handler type is built from its config section. Every `Default` type gets this for
-/// free; a handler that reads its `cache.<label>` section implements it.
-///
-/// ```
-/// use cement::cache::HandlerSetup;
-/// use cement::registry::HandlerContext;
-///
-/// #[derive(serde::Deserialize)]
-/// struct Settings { max_entries: u64 }
-///
-/// struct Bounded { max_entries: u64 }
-///
-/// impl HandlerSetup for Bounded {
-///     fn setup(ctx: &HandlerContext<'_>) -> cement::Result<Self> {
-///         let settings: Settings = ctx.settings()?;
-///         Ok(Bounded { max_entries: settings.max_entries })
-///     }
-/// }
-/// ```
-pub trait HandlerSetup: Sized {
-    /// Builds the handler; `ctx` gives its config section, typed through serde.
-    fn setup(ctx: &crate::registry::HandlerContext<'_>) -> Result<Self>;
-}
-
-impl<T: Default> HandlerSetup for T {
-    fn setup(_ctx: &crate::registry::HandlerContext<'_>) -> Result<Self> {
-        Ok(T::default())
     }
 }

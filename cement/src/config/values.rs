@@ -11,7 +11,6 @@
 //! use serde::Deserialize;
 //!
 //! #[derive(Debug, Deserialize)]
-//! # #[allow(dead_code)]
 //! struct Settings {
 //!     timeout: Seconds,
 //!     pool_size: Bounded<1, 64>,
@@ -19,7 +18,10 @@
 //!
 //! let mut config = cement::init_defaults!("cache.mine");
 //! config.set("cache.mine", "timeout", "0.5").set("cache.mine", "pool_size", 0);
-//! let err = config.section::<Settings>("cache.mine").unwrap_err().to_string();
+//! let err = match config.section::<Settings>("cache.mine") {
+//!     Ok(s) => panic!("accepted pool_size {} (timeout {})", s.pool_size, s.timeout),
+//!     Err(err) => err.to_string(),
+//! };
 //! assert!(err.contains("invalid value for key \"pool_size\" in section [cache.mine]"), "{err}");
 //! assert!(err.contains("from 1 to 64"), "{err}");
 //! # Ok::<(), cement::Error>(())

@@ -22,7 +22,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use serde::{Deserialize, Serialize};
 
-use super::conformance::Outcome;
 use crate::cache::Cache;
 use crate::Error;
 
@@ -171,8 +170,97 @@ pub fn deep_value() -> impl Strategy<Value = Value> {
     (0usize..90, value()).prop_map(|(levels, leaf)| nested(levels, leaf))
 }
 
+/// A clause of the conformance suite (`conformance::CLAUSES`): what JSON would store but not give back — `NaN`, `±inf`, `Some(None)`, nesting of 128
+/// levels or more — is refused by `set` (and `set_many`, `add`) with [`Error::Codec`], and the
+/// value stored before stays; values just inside the limits round-trip.
+pub fn unstorable_values_are_refused(cache: &Cache) -> Result<(), String> {
+    macro_rules! ensure {
+        ($cond:expr, $($msg:tt)+) => {
+            if !$cond {
+                return Err(format!($($msg)+));
+            }
+        };
+    }
+    fn ok<T>(what: &str, result: crate::Result<T>) -> std::result::Result<T, String> {
+        result.map_err(|e| format!("{what} failed: {e}"))
+    }
+    #[derive(Serialize)]
+    struct Reading {
+        name: &'static str,
+        value: f64,
+    }
+    const KEY: &str = "conformance:unstorable";
+    ok("set", cache.set(KEY, "before"))?;
+    let deep = |levels: usize| {
+        (0..levels).fold(serde_json::json!(1), |inner, _| serde_json::json!([inner]))
+    };
+    let refused: [(&str, crate::Result<()>); 8] = [
+        ("NaN", cache.set(KEY, &f64::NAN)),
+        ("infinity", cache.set(KEY, &f64::INFINITY)),
+        ("-infinity", cache.set(KEY, &f32::NEG_INFINITY)),
+        (
+            "a struct with a NaN field",
+            cache.set(
+                KEY,
+                &Reading {
+                    name: "t",
+                    value: f64::NAN,
+                },
+            ),
+        ),
+        ("Some(None)", cache.set(KEY, &Some(None::<u8>))),
+        ("128 levels of arrays", cache.set(KEY, &deep(128))),
+        (
+            "set_many with one NaN",
+            cache.set_many(&[(KEY, 1.0), ("conformance:unstorable2", f64::NAN)]),
+        ),
+        (
+            "add of NaN",
+            cache.add("conformance:unstorable3", &f64::NAN).map(|_| ()),
+        ),
+    ];
+    for (what, result) in refused {
+        match result {
+            Err(Error::Codec { message, .. }) => ensure!(
+                message.contains("conformance:unstorable"),
+                "refusing {what}: the message does not name the key: {message}"
+            ),
+            // add is optional: a handler without it refuses with Unsupported first.
+            Err(Error::Unsupported { .. }) if what == "add of NaN" => {}
+            other => {
+                return Err(format!(
+                    "set of {what} returned {other:?}, expected Error::Codec"
+                ))
+            }
+        }
+    }
+    let got: Option<String> = ok("get", cache.get(KEY))?;
+    ensure!(
+        got.as_deref() == Some("before"),
+        "a refused set changed the stored value: get returned {got:?}"
+    );
+    let none: Option<u64> = ok("get", cache.get("conformance:unstorable2"))?;
+    ensure!(none.is_none(), "a refused set_many stored {none:?}");
+    let deepest = deep(127);
+    ok("set", cache.set(KEY, &deepest))?;
+    let got: Option<serde_json::Value> = ok("get", cache.get(KEY))?;
+    ensure!(
+        got.as_ref() == Some(&deepest),
+        "127 levels of arrays did not round-trip"
+    );
+    for value in [-0.0, f64::MIN_POSITIVE, f64::MAX, 5e-324, 0.1 + 0.2] {
+        ok("set", cache.set(KEY, &value))?;
+        let got: Option<f64> = ok("get", cache.get(KEY))?;
+        ensure!(
+            got.map(f64::to_bits) == Some(value.to_bits()),
+            "{value:e} read back as {got:?}"
+        );
+    }
+    ok("delete", cache.delete(KEY).map(|_| ()))
+}
+
 /// The property, for one value under `key`: see the [module docs](self).
-pub fn check(cache: &Cache, key: &str, value: &Value) -> Outcome {
+pub fn check(cache: &Cache, key: &str, value: &Value) -> Result<(), String> {
     let before = "the value before";
     cache
         .set(key, before)

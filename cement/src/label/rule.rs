@@ -1,0 +1,1 @@
+../../../cement-macros/src/label/rule.rs
