@@ -10,4 +10,8 @@
 //! `cement = { version = "...", features = ["testing"] }`.
 
 pub mod conformance;
+mod error;
 pub mod server;
+
+pub use error::ServerError;
+pub use server::{BlackHole, ServerProcess, ServerSpec, INSTALL_HINT};

@@ -19,7 +19,7 @@
 //! println!("memcached listening on {}", server.host_spec()); // "127.0.0.1:PORT"
 //! server.kill()?; // the port now refuses connections
 //! server.restart()?; // same port, empty cache
-//! # Ok::<(), cement::Error>(())
+//! # Ok::<(), cement::testing::ServerError>(())
 //! ```
 
 use std::fmt;
@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::{Error, Result};
+use super::ServerError;
+use crate::Result;
 
 /// How the packages that provide the server binaries are installed.
 pub const INSTALL_HINT: &str = "apt-get install memcached redis-server";
@@ -72,7 +73,7 @@ type ArgsFn = dyn Fn(u16, &Path) -> Vec<String> + Send + Sync;
 /// });
 /// let mut server = ServerProcess::start(spec)?;
 /// assert!(server.is_running());
-/// # Ok::<(), cement::Error>(())
+/// # Ok::<(), cement::testing::ServerError>(())
 /// ```
 pub struct ServerSpec {
     name: &'static str,
@@ -152,7 +153,7 @@ impl fmt::Debug for ServerProcess {
 impl ServerProcess {
     /// Starts the server described by `spec` on a free loopback port and waits until it
     /// answers its ping.
-    pub fn start(spec: ServerSpec) -> Result<Self> {
+    pub fn start(spec: ServerSpec) -> Result<Self, ServerError> {
         let binary = find_binary(&spec)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
@@ -160,8 +161,9 @@ impl ServerProcess {
             spec.name,
             std::process::id()
         ));
-        fs::create_dir_all(&dir)
-            .map_err(|e| unavailable(spec.name, format!("cannot create {}: {e}", dir.display())))?;
+        fs::create_dir_all(&dir).map_err(|e| {
+            ServerError::io(spec.name, format!("cannot create {}", dir.display()), e)
+        })?;
         let log_path = dir.join(format!("{}.log", spec.name));
         let mut server = ServerProcess {
             spec,
@@ -171,20 +173,17 @@ impl ServerProcess {
             log_path,
             child: None,
         };
-        let mut last_error = None;
-        for _ in 0..START_ATTEMPTS {
-            server.port = free_port().map_err(|e| {
-                unavailable(server.spec.name, format!("no free loopback port: {e}"))
-            })?;
+        for attempt in 1.. {
+            server.port = free_port()
+                .map_err(|e| ServerError::io(server.spec.name, "no free loopback port", e))?;
             match server.spawn_and_wait() {
-                Ok(()) => return Ok(server),
+                Ok(()) => break,
                 // The process died (most likely the port was taken meanwhile): try another one.
-                Err(SpawnError::Exited(err)) => last_error = Some(err),
-                Err(SpawnError::Fatal(err)) => return Err(err),
+                Err(SpawnError::Exited(_)) if attempt < START_ATTEMPTS => {}
+                Err(SpawnError::Exited(err) | SpawnError::Fatal(err)) => return Err(err),
             }
         }
-        Err(last_error
-            .unwrap_or_else(|| unavailable(server.spec.name, "could not start".to_string())))
+        Ok(server)
     }
 
     /// The port the server listens on (stays the same across [`restart`](Self::restart)).
@@ -217,15 +216,12 @@ impl ServerProcess {
 
     /// Kills the server (SIGKILL, like a crash) and waits for it to exit; the port then refuses
     /// connections until [`restart`](Self::restart). Killing a stopped server does nothing.
-    pub fn kill(&mut self) -> Result<()> {
+    pub fn kill(&mut self) -> Result<(), ServerError> {
         if let Some(mut child) = self.child.take() {
             // An error here means it has exited already, which is what we want.
             let _ = child.kill();
             child.wait().map_err(|e| {
-                unavailable(
-                    self.spec.name,
-                    format!("waiting for the killed server failed: {e}"),
-                )
+                ServerError::io(self.spec.name, "waiting for the killed server failed", e)
             })?;
         }
         Ok(())
@@ -233,7 +229,7 @@ impl ServerProcess {
 
     /// Kills the server if it runs, starts it again on the same port (with empty state) and
     /// waits until it answers.
-    pub fn restart(&mut self) -> Result<()> {
+    pub fn restart(&mut self) -> Result<(), ServerError> {
         self.kill()?;
         // The port stays in use for a moment after a kill on some systems; retry briefly.
         let deadline = Instant::now() + READY_DEADLINE;
@@ -273,24 +269,18 @@ impl ServerProcess {
         &self.dir
     }
 
-    fn spawn_and_wait(&mut self) -> std::result::Result<(), SpawnError> {
+    fn spawn_and_wait(&mut self) -> Result<(), SpawnError> {
         let name = self.spec.name;
+        let cannot_open = |e| {
+            let what = format!("cannot open {}", self.log_path.display());
+            SpawnError::Fatal(ServerError::io(name, what, e))
+        };
         let log = File::options()
             .create(true)
             .append(true)
             .open(&self.log_path)
-            .map_err(|e| {
-                SpawnError::Fatal(unavailable(
-                    name,
-                    format!("cannot open {}: {e}", self.log_path.display()),
-                ))
-            })?;
-        let log_err = log.try_clone().map_err(|e| {
-            SpawnError::Fatal(unavailable(
-                name,
-                format!("cannot open {}: {e}", self.log_path.display()),
-            ))
-        })?;
+            .map_err(cannot_open)?;
+        let log_err = log.try_clone().map_err(cannot_open)?;
         let args = (self.spec.args)(self.port, &self.dir);
         let child = Command::new(&self.binary)
             .args(&args)
@@ -299,15 +289,13 @@ impl ServerProcess {
             .stdout(log)
             .stderr(log_err)
             .spawn()
-            .map_err(|e| {
-                SpawnError::Fatal(unavailable(
-                    name,
-                    format!(
-                        "cannot run {} {}: {e}; install it: {INSTALL_HINT}",
-                        self.binary.display(),
-                        args.join(" ")
-                    ),
-                ))
+            .map_err(|source| {
+                SpawnError::Fatal(ServerError::Spawn {
+                    server: name,
+                    binary: self.binary.clone(),
+                    args: args.join(" "),
+                    source,
+                })
             })?;
         self.child = Some(child);
 
@@ -350,17 +338,14 @@ impl ServerProcess {
         attempt().unwrap_or(false)
     }
 
-    fn failure(&self, what: String) -> Error {
-        unavailable(
-            self.spec.name,
-            format!(
-                "{} ({}) {what}; its log ({}):\n{}",
-                self.spec.name,
-                self.binary.display(),
-                self.log_path.display(),
-                self.log_tail()
-            ),
-        )
+    fn failure(&self, what: String) -> ServerError {
+        ServerError::NotReady {
+            server: self.spec.name,
+            binary: self.binary.clone(),
+            what,
+            log: self.log_path.clone(),
+            log_tail: self.log_tail(),
+        }
     }
 }
 
@@ -383,16 +368,9 @@ impl Drop for ServerProcess {
 
 enum SpawnError {
     /// The process exited before it was ready (e.g. its port was taken); worth another try.
-    Exited(Error),
+    Exited(ServerError),
     /// Anything else; retrying will not help.
-    Fatal(Error),
-}
-
-fn unavailable(name: &'static str, message: String) -> Error {
-    Error::Unavailable {
-        backend: name,
-        source: message.into(),
-    }
+    Fatal(ServerError),
 }
 
 /// A port that is free on 127.0.0.1 right now (the OS picks it).
@@ -401,21 +379,18 @@ fn free_port() -> io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn find_binary(spec: &ServerSpec) -> Result<PathBuf> {
+fn find_binary(spec: &ServerSpec) -> Result<PathBuf, ServerError> {
     if let Some(var) = spec.env_override {
         if let Some(path) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             let path = PathBuf::from(path);
             return if path.is_file() {
                 Ok(path)
             } else {
-                Err(unavailable(
-                    spec.name,
-                    format!(
-                        "{var}={} does not name a file; unset it or point it at the {} binary",
-                        path.display(),
-                        spec.name
-                    ),
-                ))
+                Err(ServerError::BadBinaryEnv {
+                    server: spec.name,
+                    var,
+                    path,
+                })
             };
         }
     }
@@ -446,19 +421,12 @@ fn find_binary(spec: &ServerSpec) -> Result<PathBuf> {
         .ok_or_else(|| not_found(spec))
 }
 
-fn not_found(spec: &ServerSpec) -> Error {
-    let env = spec
-        .env_override
-        .map(|var| format!(", or set {var} to its path"))
-        .unwrap_or_default();
-    unavailable(
-        spec.name,
-        format!(
-            "the `{}` binary was not found on PATH or in /usr/bin, /usr/sbin, /usr/local/bin; \
-             these tests need a real server: install it ({INSTALL_HINT}){env}",
-            spec.binary
-        ),
-    )
+fn not_found(spec: &ServerSpec) -> ServerError {
+    ServerError::NotInstalled {
+        server: spec.name,
+        binary: spec.binary.clone(),
+        env: spec.env_override,
+    }
 }
 
 /// A `memcached` process on a free loopback port (TCP only, no UDP), killed on drop.
@@ -470,7 +438,7 @@ fn not_found(spec: &ServerSpec) -> Error {
 /// assert!(server.host_spec().starts_with("127.0.0.1:"));
 /// // Extra server options, e.g. a 2 MiB item size limit:
 /// let big = MemcachedServer::builder().arg("-I").arg("2m").start()?;
-/// # Ok::<(), cement::Error>(())
+/// # Ok::<(), cement::testing::ServerError>(())
 /// ```
 #[derive(Debug)]
 pub struct MemcachedServer {
@@ -525,7 +493,7 @@ impl<S> ServerBuilder<S> {
 
 impl ServerBuilder<MemcachedServer> {
     /// Starts memcached with the extra arguments.
-    pub fn start(self) -> Result<MemcachedServer> {
+    pub fn start(self) -> Result<MemcachedServer, ServerError> {
         let extra = self.args;
         let spec = ServerSpec::new("memcached", "memcached", b"version\r\n", |reply| {
             reply.starts_with(b"VERSION ")
@@ -550,7 +518,7 @@ impl ServerBuilder<MemcachedServer> {
 
 impl MemcachedServer {
     /// Starts memcached on a free loopback port and waits until it answers `version`.
-    pub fn start() -> Result<Self> {
+    pub fn start() -> Result<Self, ServerError> {
         Self::builder().start()
     }
 
@@ -575,12 +543,12 @@ impl MemcachedServer {
     }
 
     /// See [`ServerProcess::kill`].
-    pub fn kill(&mut self) -> Result<()> {
+    pub fn kill(&mut self) -> Result<(), ServerError> {
         self.process.kill()
     }
 
     /// See [`ServerProcess::restart`].
-    pub fn restart(&mut self) -> Result<()> {
+    pub fn restart(&mut self) -> Result<(), ServerError> {
         self.process.restart()
     }
 
@@ -597,13 +565,13 @@ impl MemcachedServer {
     /// Sends one raw text command (e.g. `"stats"`) over a fresh connection and returns the
     /// reply up to and including its terminating line (`END`, `OK`, `ERROR`, …), for tests
     /// that inspect the server directly.
-    pub fn command(&self, command: &str) -> Result<String> {
+    pub fn command(&self, command: &str) -> Result<String, ServerError> {
         raw_command(self.addr(), command)
-            .map_err(|e| unavailable("memcached", format!("raw command {command:?} failed: {e}")))
+            .map_err(|e| ServerError::io("memcached", format!("raw command {command:?} failed"), e))
     }
 
     /// One counter from `stats` (e.g. `"cmd_flush"`, `"curr_items"`).
-    pub fn stat(&self, name: &str) -> Result<u64> {
+    pub fn stat(&self, name: &str) -> Result<u64, ServerError> {
         let stats = self.command("stats")?;
         stats
             .lines()
@@ -611,11 +579,9 @@ impl MemcachedServer {
             .filter_map(|rest| rest.split_once(' '))
             .find(|(key, _)| *key == name)
             .and_then(|(_, value)| value.trim().parse().ok())
-            .ok_or_else(|| {
-                unavailable(
-                    "memcached",
-                    format!("`stats` has no numeric `{name}`: {stats}"),
-                )
+            .ok_or_else(|| ServerError::Protocol {
+                server: "memcached",
+                what: format!("`stats` has no numeric `{name}`: {stats}"),
             })
     }
 }
@@ -680,7 +646,7 @@ fn raw_command(addr: SocketAddr, command: &str) -> io::Result<String> {
 /// let server = RedisServer::start()?;
 /// assert!(server.url().starts_with("redis://127.0.0.1:"));
 /// let secured = RedisServer::builder().arg("--requirepass").arg("s3cret").start()?;
-/// # Ok::<(), cement::Error>(())
+/// # Ok::<(), cement::testing::ServerError>(())
 /// ```
 #[derive(Debug)]
 pub struct RedisServer {
@@ -689,7 +655,7 @@ pub struct RedisServer {
 
 impl ServerBuilder<RedisServer> {
     /// Starts redis-server with the extra arguments.
-    pub fn start(self) -> Result<RedisServer> {
+    pub fn start(self) -> Result<RedisServer, ServerError> {
         let extra = self.args;
         // Any reply to PING means the server is up: `+PONG`, or `-NOAUTH` with `--requirepass`
         // (but not `-LOADING`, which means it is still starting).
@@ -727,7 +693,7 @@ impl ServerBuilder<RedisServer> {
 
 impl RedisServer {
     /// Starts redis-server on a free loopback port and waits until it answers `PING`.
-    pub fn start() -> Result<Self> {
+    pub fn start() -> Result<Self, ServerError> {
         Self::builder().start()
     }
 
@@ -757,12 +723,12 @@ impl RedisServer {
     }
 
     /// See [`ServerProcess::kill`].
-    pub fn kill(&mut self) -> Result<()> {
+    pub fn kill(&mut self) -> Result<(), ServerError> {
         self.process.kill()
     }
 
     /// See [`ServerProcess::restart`].
-    pub fn restart(&mut self) -> Result<()> {
+    pub fn restart(&mut self) -> Result<(), ServerError> {
         self.process.restart()
     }
 
@@ -790,7 +756,7 @@ impl RedisServer {
 /// let mut stream = std::net::TcpStream::connect(hole.addr()).unwrap();
 /// stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
 /// assert!(stream.read(&mut [0u8; 1]).is_err()); // nothing ever comes back
-/// # Ok::<(), cement::Error>(())
+/// # Ok::<(), cement::testing::ServerError>(())
 /// ```
 #[derive(Debug)]
 pub struct BlackHole {
@@ -802,12 +768,12 @@ pub struct BlackHole {
 
 impl BlackHole {
     /// Binds a free loopback port and starts accepting in a background thread.
-    pub fn start() -> Result<Self> {
+    pub fn start() -> Result<Self, ServerError> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| unavailable("black hole", format!("cannot bind a loopback port: {e}")))?;
+            .map_err(|e| ServerError::io("black hole", "cannot bind a loopback port", e))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| unavailable("black hole", format!("no local address: {e}")))?;
+            .map_err(|e| ServerError::io("black hole", "no local address", e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let thread = {
@@ -825,7 +791,7 @@ impl BlackHole {
                         }
                     }
                 })
-                .map_err(|e| unavailable("black hole", format!("cannot spawn its thread: {e}")))?
+                .map_err(|e| ServerError::io("black hole", "cannot spawn its thread", e))?
         };
         Ok(BlackHole {
             addr,
