@@ -36,8 +36,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cement::cache::Cache;
-use cement::testing::server::MemcachedServer;
 use cement::{Application, Builder, Meta};
+use cement_ext::testing::MemcachedServer;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use memcache::exp::{Get, MetaClient};
 // The app names its handler by label only: link the crate that registers it.

@@ -27,8 +27,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cement::testing::server::RedisServer;
 use cement::{Builder, Meta};
+use cement_ext::testing::RedisServer;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BatchSize, BenchmarkGroup, Criterion};
 // Links cement-ext's registrations: this bench builds its app from a `Meta` value, not with

@@ -9,9 +9,10 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use cement::cache::{Cache, CacheHandler, Capabilities, KeyRules};
-use cement::testing::server::{BlackHole, MemcachedServer};
+use cement::testing::BlackHole;
 use cement::{Builder, Error, Meta};
 use cement_ext::memcached::{MemcachedCacheHandler, MemcachedSettings, PurgeMode};
+use cement_ext::testing::MemcachedServer;
 
 // ---------------------------------------------------------------------------------------------
 // helpers

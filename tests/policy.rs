@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use cement::testing::server::{MemcachedServer, RedisServer};
 use cement::{App, Application, Error, Meta};
+use cement_ext::testing::{MemcachedServer, RedisServer};
 
 // The derive links cement-ext, whose extensions these apps load by label.
 #[derive(App)]

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cement::cache::{Cache, CacheHandler, Capabilities};
-use cement::testing::server::{BlackHole, RedisServer};
+use cement::testing::BlackHole;
 use cement::{Builder, Error, Meta};
 use cement_ext::redis::{PurgeMode, RedisCacheHandler, RedisSettings, Secret};
+use cement_ext::testing::RedisServer;
 use serde::{Deserialize, Serialize};
 
 const PASSWORD: &str = "hunter2-Pa55w0rd";
