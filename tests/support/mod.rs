@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod memcached;
+pub mod redis;
 
 use cement::{Builder, Meta};
 
