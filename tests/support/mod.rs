@@ -1,9 +1,10 @@
-//! Helpers shared by the handler tests (`tests/memcached/`, `tests/redis/`) and the benches
-//! (`benches/memcached.rs`, `benches/redis.rs`): settings, caches and apps for each backend, on
-//! servers that the caller starts with `cement_ext::testing`.
+//! Helpers shared by the server tests (`tests/memcached/`, `tests/redis/`, `tests/policy.rs`)
+//! and the benches (`benches/memcached.rs`, `benches/redis.rs`): settings, caches and apps for
+//! each backend, on servers that the caller starts with `cement_ext::testing`.
 //!
-//! A test binary includes it as `#[path = "../support/mod.rs"] mod support;`, a bench as
-//! `#[path = "../tests/support/mod.rs"] mod support;`.
+//! Each includes it with `#[path]`: `#[path = "../support/mod.rs"] mod support;` from a test
+//! binary's `main.rs`, `"support/mod.rs"` from a single-file test, `"../tests/support/mod.rs"`
+//! from a bench.
 
 // Each binary uses only some of the helpers.
 #![allow(dead_code)]
