@@ -36,12 +36,16 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cement::cache::Cache;
-use cement::testing::server::MemcachedServer;
-use cement::{Application, Builder, Meta};
+use cement::Application;
+use cement_ext::testing::MemcachedServer;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use memcache::exp::{Get, MetaClient};
 // The app names its handler by label only: link the crate that registers it.
 use cement_ext as _;
+
+// The app builder the memcached tests use.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const KEYS: usize = 1000;
 const BATCH: usize = 100;
@@ -53,17 +57,11 @@ const VARIANTS: [&str; 4] = [
 ];
 
 fn app(label: &str, server: &MemcachedServer, purge: &str) -> Application {
-    Builder::new(
-        Meta::new(label)
-            .extensions(["memcached"])
-            .cache_handler("memcached")
-            .default_config_files(false),
-    )
-    .env_vars(Vec::<(String, String)>::new())
-    .set("cache.memcached", "hosts", vec![server.host_spec()])
-    .set("cache.memcached", "purge", purge)
-    .setup()
-    .expect("app setup")
+    support::memcached::app(label)
+        .set("cache.memcached", "hosts", vec![server.host_spec()])
+        .set("cache.memcached", "purge", purge)
+        .setup()
+        .expect("app setup")
 }
 
 /// One server, the two apps, the raw client, and the keys each of them uses.

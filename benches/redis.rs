@@ -27,13 +27,16 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cement::testing::server::RedisServer;
-use cement::{Builder, Meta};
+use cement_ext::testing::RedisServer;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BatchSize, BenchmarkGroup, Criterion};
 // Links cement-ext's registrations: this bench builds its app from a `Meta` value, not with
 // `#[derive(App)]` (which would name the crate by itself).
 use cement_ext as _;
+
+// The app builder and raw connection the redis tests use.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const PREFIX: &str = "bench:";
 const MANY: usize = 100;
@@ -60,19 +63,10 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let server = RedisServer::start().expect("redis-server (apt-get install redis-server)");
-        let app = Builder::new(
-            Meta::new("bench")
-                .extensions(["redis"])
-                .cache_handler("redis")
-                .default_config_files(false),
-        )
-        .env_vars(Vec::<(String, String)>::new())
-        .set("cache.redis", "port", server.port())
-        .setup()
-        .expect("app setup");
-        let mut raw = redis::Client::open(server.url())
-            .and_then(|client| client.get_connection())
-            .expect("raw connection");
+        let app = support::redis::app("bench", &server)
+            .setup()
+            .expect("app setup");
+        let mut raw = support::redis::raw(&server);
         let value = value();
         let keys: Vec<String> = (0..MANY).map(|i| format!("user:{i}:profile")).collect();
         let wire: Vec<String> = keys.iter().map(|k| format!("{PREFIX}{k}")).collect();

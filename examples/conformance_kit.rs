@@ -4,8 +4,8 @@
 //! Run it with `cargo run --example conformance_kit`. In a handler crate, enable
 //! `cement = { version = "...", features = ["testing"] }` in `[dev-dependencies]` and call
 //! `cement::testing::conformance::run_all(app.cache())` from a test; for a handler that talks to
-//! memcached or redis, `cement::testing::server::{MemcachedServer, RedisServer}` start real
-//! servers on free loopback ports and stop them on drop.
+//! memcached or redis, `cement_ext::testing::{MemcachedServer, RedisServer}` (cement-ext's
+//! `testing` feature) start real servers on free loopback ports and stop them on drop.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};

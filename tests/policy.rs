@@ -5,8 +5,11 @@
 
 use std::time::Duration;
 
-use cement::testing::server::{MemcachedServer, RedisServer};
-use cement::{App, Application, Error, Meta};
+use cement::{App, Application, Error};
+use cement_ext::testing::{MemcachedServer, RedisServer};
+
+#[path = "support/mod.rs"]
+mod support;
 
 // The derive links cement-ext, whose extensions these apps load by label.
 #[derive(App)]
@@ -14,13 +17,8 @@ use cement::{App, Application, Error, Meta};
 struct Anchor;
 
 fn app(label: &str, extension: &str, settings: &[(&str, cement::config::Value)]) -> Application {
-    let meta = Meta::new(label)
-        .extensions([extension])
-        .cache_handler(extension);
     let section = format!("cache.{extension}");
-    let mut builder = cement::Builder::new(meta)
-        .default_config_files(false)
-        .env_vars(Vec::<(String, String)>::new())
+    let mut builder = support::app(label, extension)
         .set(&section, "on_read_error", "miss")
         .set(&section, "on_write_error", "drop")
         .set(&section, "breaker_failures", 2)

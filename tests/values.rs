@@ -7,9 +7,9 @@
 // The handlers register at link time; nothing else here names the crate.
 use cement_ext as _;
 
-use cement::testing::server::{MemcachedServer, RedisServer};
 use cement::testing::values;
 use cement::{Application, Builder, Meta};
+use cement_ext::testing::{MemcachedServer, RedisServer};
 
 /// Cases per strategy and handler: enough to reach the depth limit and the float edges
 /// every run, few enough for a loaded CI machine.

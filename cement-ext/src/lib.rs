@@ -7,6 +7,9 @@
 //! | `memcached` | `"memcached"` | `memcached::MemcachedCacheHandler` (label `"memcached"`) |
 //! | `redis` | `"redis"` | `redis::RedisCacheHandler` (label `"redis"`) |
 //!
+//! The `testing` feature adds `testing`: real `memcached` and `redis-server` processes for
+//! tests (`testing::MemcachedServer`, `testing::RedisServer`), beside the handlers they test.
+//!
 //! An app loads an extension by label, `#[app(extensions = ["redis"], cache_handler = "redis")]`,
 //! or from its config file (`[myapp] extensions = ["redis"]`, `cache_handler = "redis"`).
 //! `#[derive(App)]` links this crate by itself when the app's package depends on it; when the
@@ -19,3 +22,5 @@
 pub mod memcached;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "testing")]
+pub mod testing;

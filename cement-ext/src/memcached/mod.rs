@@ -217,7 +217,7 @@
 //! # Testing and benchmarks
 //!
 //! The tests start real `memcached` processes on free loopback ports
-//! (`cement::testing::server::MemcachedServer`); install the server first (`apt-get install
+//! (`cement_ext::testing::MemcachedServer`); install the server first (`apt-get install
 //! memcached`, or run `./scripts/test.sh`). A missing binary fails the tests with that hint;
 //! they never skip.
 //!

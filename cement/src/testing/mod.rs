@@ -1,14 +1,25 @@
-//! The test kit for cache handlers (feature `testing`): the shared conformance suite and
-//! real-server fixtures.
+//! The test kit for cache handlers (feature `testing`): the shared conformance suite and the
+//! generic pieces of real-server fixtures.
 //!
 //! * [`conformance`]: the cache contract, one function per clause, and
 //!   [`conformance::run_all`] to check a handler against all of them;
-//! * [`server`]: real `memcached` and `redis-server` processes on free loopback ports, and a
-//!   black-hole listener for timeout tests.
+//! * [`ServerSpec`] and [`ServerProcess`]: any line-protocol server binary run on a free
+//!   loopback port, killed on drop, restartable on the same port, its log captured;
+//! * [`BlackHole`]: a listener that accepts and never answers, for timeout tests;
+//! * [`ServerError`]: what went wrong in a fixture.
+//!
+//! The `memcached` and `redis-server` fixtures themselves sit beside their handlers, in
+//! `cement-ext` with its `testing` feature: `cement_ext::testing::{MemcachedServer, RedisServer}`.
 //!
 //! Enable it in a handler crate's dev-dependencies:
 //! `cement = { version = "...", features = ["testing"] }`.
 
+mod black_hole;
 pub mod conformance;
-pub mod server;
+mod error;
+mod process;
 pub mod values;
+
+pub use black_hole::BlackHole;
+pub use error::ServerError;
+pub use process::{ServerProcess, ServerSpec, INSTALL_HINT};
