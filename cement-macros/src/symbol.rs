@@ -46,15 +46,9 @@ pub(crate) const APP_KEYS: &[Symbol] = &[
 pub(crate) const HANDLER_KEYS: &[Symbol] = &[LABEL, EXTENSION, CONFIG_DEFAULTS];
 
 /// The hooks of `hooks = [(name, f)]`, in the order they run; each is a constructor of
-/// `cement::Hook` and must match `cement::Hook::NAMES`.
-pub(crate) const HOOK_NAMES: &[&str] = &[
-    "pre_setup",
-    "post_setup",
-    "pre_run",
-    "post_run",
-    "pre_close",
-    "post_close",
-];
+/// `cement::Hook` (the runtime reads the same file for `cement::Hook::NAMES`).
+mod hook_names;
+pub(crate) use hook_names::HOOK_NAMES;
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

@@ -28,6 +28,8 @@
 //! # }
 //! ```
 
+mod names;
+
 use crate::{Application, Meta, Result};
 
 /// One hook: which point of the app's life, and the function to run there.
@@ -50,14 +52,7 @@ pub enum Hook {
 
 impl Hook {
     /// The names of the hooks, in the order they run.
-    pub const NAMES: [&'static str; 6] = [
-        "pre_setup",
-        "post_setup",
-        "pre_run",
-        "post_run",
-        "pre_close",
-        "post_close",
-    ];
+    pub const NAMES: [&'static str; 6] = names::HOOK_NAMES;
 
     /// A `pre_setup` hook.
     pub const fn pre_setup(f: fn(&mut Meta) -> Result<()>) -> Hook {

@@ -208,11 +208,11 @@ impl Serialize for Secret {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Every shape of password the issue tracker has seen, and some it has not.
-    const PASSWORDS: [&str; 14] = [
+    pub(crate) const PASSWORDS: [&str; 14] = [
         "s3cret",
         "wr#ong-Pw",
         "a/b",

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::ok;
 use crate::cache::Cache;
 use crate::Error;
 
@@ -99,19 +100,6 @@ pub fn run_all(cache: &Cache) {
             report.join("\n")
         );
     }
-}
-
-macro_rules! ensure {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(format!($($msg)+));
-        }
-    };
-}
-
-/// `?` for cement results inside a clause.
-fn ok<T>(what: &str, result: crate::Result<T>) -> std::result::Result<T, String> {
-    result.map_err(|e| format!("{what} failed: {e}"))
 }
 
 /// `set` then `get` returns the value.

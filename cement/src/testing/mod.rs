@@ -14,6 +14,15 @@
 //! Enable it in a handler crate's dev-dependencies:
 //! `cement = { version = "...", features = ["testing"] }`.
 
+/// `return Err(message)` from a clause when `cond` does not hold.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
 mod black_hole;
 pub mod conformance;
 mod error;
@@ -23,3 +32,8 @@ pub mod values;
 pub use black_hole::BlackHole;
 pub use error::ServerError;
 pub use process::{ServerProcess, ServerSpec, INSTALL_HINT};
+
+/// `?` for cement results inside a clause: the error becomes what broke.
+fn ok<T>(what: &str, result: crate::Result<T>) -> std::result::Result<T, String> {
+    result.map_err(|e| format!("{what} failed: {e}"))
+}

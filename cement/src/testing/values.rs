@@ -22,6 +22,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use serde::{Deserialize, Serialize};
 
+use super::ok;
 use crate::cache::Cache;
 use crate::Error;
 
@@ -174,16 +175,6 @@ pub fn deep_value() -> impl Strategy<Value = Value> {
 /// levels or more — is refused by `set` (and `set_many`, `add`) with [`Error::Codec`], and the
 /// value stored before stays; values just inside the limits round-trip.
 pub fn unstorable_values_are_refused(cache: &Cache) -> Result<(), String> {
-    macro_rules! ensure {
-        ($cond:expr, $($msg:tt)+) => {
-            if !$cond {
-                return Err(format!($($msg)+));
-            }
-        };
-    }
-    fn ok<T>(what: &str, result: crate::Result<T>) -> std::result::Result<T, String> {
-        result.map_err(|e| format!("{what} failed: {e}"))
-    }
     #[derive(Serialize)]
     struct Reading {
         name: &'static str,

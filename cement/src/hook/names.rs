@@ -1,0 +1,1 @@
+../../../cement-macros/src/symbol/hook_names.rs
