@@ -222,6 +222,88 @@ fn did_you_mean(label: &str, candidates: &[String]) -> String {
     }
 }
 
+/// I/O error kinds that mean the server is not there (any more): refused, reset, dropped,
+/// unreachable. Handlers report them as [`Error::Unavailable`], which a failure policy may
+/// absorb and the breaker counts.
+pub const CONNECTION_LOSS: [std::io::ErrorKind; 11] = {
+    use std::io::ErrorKind::*;
+    [
+        ConnectionRefused,
+        ConnectionReset,
+        ConnectionAborted,
+        NotConnected,
+        BrokenPipe,
+        UnexpectedEof,
+        AddrNotAvailable,
+        HostUnreachable,
+        NetworkUnreachable,
+        NetworkDown,
+        NotFound,
+    ]
+};
+
+/// Whether an I/O error of this kind is a lost or refused connection ([`CONNECTION_LOSS`]).
+///
+/// ```
+/// assert!(cement::error::is_connection_loss(std::io::ErrorKind::ConnectionRefused));
+/// assert!(!cement::error::is_connection_loss(std::io::ErrorKind::TimedOut));
+/// ```
+pub fn is_connection_loss(kind: std::io::ErrorKind) -> bool {
+    CONNECTION_LOSS.contains(&kind)
+}
+
+/// The `source` of a backend error that a handler describes in its own words: what happened,
+/// on which server, and what to check. Built by [`Error::unavailable`], [`Error::timeout`] and
+/// [`Error::backend`], so every handler reports failures the same way.
+#[derive(Debug)]
+pub struct BackendFailure(String);
+
+impl BackendFailure {
+    /// What happened.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BackendFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BackendFailure {}
+
+impl Error {
+    /// [`Error::Unavailable`] for `backend` (a handler label), with `message` as its source.
+    ///
+    /// ```
+    /// let err = cement::Error::unavailable("redis", "redis at 10.0.0.5:6379 refused the connection");
+    /// assert!(matches!(err, cement::Error::Unavailable { backend: "redis", .. }));
+    /// ```
+    pub fn unavailable(backend: &'static str, message: impl Into<String>) -> Error {
+        Error::Unavailable {
+            backend,
+            source: Box::new(BackendFailure(message.into())),
+        }
+    }
+
+    /// [`Error::Timeout`] for `backend`, with `message` as its source.
+    pub fn timeout(backend: &'static str, message: impl Into<String>) -> Error {
+        Error::Timeout {
+            backend,
+            source: Box::new(BackendFailure(message.into())),
+        }
+    }
+
+    /// [`Error::Backend`] for `backend`, with `message` as its source.
+    pub fn backend(backend: &'static str, message: impl Into<String>) -> Error {
+        Error::Backend {
+            backend,
+            source: Box::new(BackendFailure(message.into())),
+        }
+    }
+}
+
 fn too_large_message(backend: &str, size: usize, limit: usize, by_server: bool) -> String {
     if by_server {
         format!(

@@ -6,8 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+pub use cement::config::PoolSize;
 use cement::config::{Bounded, Seconds};
 use cement::{Error, Result};
 
@@ -19,9 +20,6 @@ pub const DEFAULT_PORT: u16 = 11211;
 
 /// memcached's default item size limit (`-I 1m`).
 pub const DEFAULT_MAX_VALUE_SIZE: u64 = 1024 * 1024;
-
-/// The range of `pool_size`: connections per server.
-pub type PoolSize = Bounded<1, 1024>;
 
 /// The range of `max_value_size`: what memcached accepts for `-I` (1 KiB to 1 GiB).
 pub type MaxValueSize = Bounded<1024, { 1024 * 1024 * 1024 }>;
@@ -36,16 +34,10 @@ pub type MaxValueSize = Bounded<1024, { 1024 * 1024 * 1024 }>;
 /// assert_eq!(defaults.get::<String>("cache.memcached", "purge").unwrap(), "prefix");
 /// ```
 pub fn defaults() -> cement::Config {
-    let d = MemcachedSettings::default();
-    let mut config = cement::init_defaults!("cache.memcached");
-    config
-        .set(SECTION, "hosts", d.hosts)
-        .set(SECTION, "connect_timeout", d.connect_timeout)
-        .set(SECTION, "response_timeout", d.response_timeout)
-        .set(SECTION, "pool_size", d.pool_size)
-        .set(SECTION, "max_value_size", d.max_value_size)
-        .set(SECTION, "purge", d.purge.as_str());
-    config
+    // Written out from `MemcachedSettings::default()`, so the defaults are stated once; the
+    // types serialize infallibly, and a unit test reads them back.
+    cement::Config::from_serialize(SECTION, &MemcachedSettings::default())
+        .unwrap_or_else(|_| cement::init_defaults!("cache.memcached"))
 }
 
 /// The `cache.memcached` section, typed. Every field has a default, so
@@ -62,7 +54,7 @@ pub fn defaults() -> cement::Config {
 /// assert_eq!(settings.host_specs()?[0].to_string(), "127.0.0.1:11211");
 /// # Ok::<(), cement::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemcachedSettings {
     /// The servers: `host` or `host:port` each (port 11211 by default; IPv6 as `[::1]:11211`).
@@ -163,7 +155,7 @@ impl MemcachedSettings {
 }
 
 /// What `purge` removes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PurgeMode {
     /// Only this app's keys (those under `prefix`): each server keeps a namespace generation
@@ -441,6 +433,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("everything"), "{err}");
+    }
+
+    #[test]
+    fn section_is_the_label_s() {
+        assert_eq!(SECTION, format!("cache.{}", super::super::error::BACKEND));
     }
 
     #[test]

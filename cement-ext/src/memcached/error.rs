@@ -4,7 +4,6 @@
 //! [`Error::ValueTooLarge`], everything else is [`Error::Backend`]. Every message names the
 //! server and says what to check.
 
-use std::fmt;
 use std::io;
 use std::time::Duration;
 
@@ -12,20 +11,9 @@ use memcache::exp;
 
 use cement::Error;
 
-/// The handler label, as errors name it.
-pub(crate) const BACKEND: &str = "memcached";
-
-/// The `source` of every memcached error: what happened, on which server, and a hint.
-#[derive(Debug)]
-pub(crate) struct MemcachedFailure(pub(crate) String);
-
-impl fmt::Display for MemcachedFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for MemcachedFailure {}
+/// The handler label, as errors name it: the one `#[cache_handler(label = ...)]` declares.
+pub(crate) const BACKEND: &str =
+    <super::MemcachedCacheHandler as cement::registry::RegisteredHandler>::LABEL;
 
 /// What error messages may say about the server and the limits in force.
 #[derive(Clone, Debug)]
@@ -34,10 +22,6 @@ pub(crate) struct ErrorContext {
     pub(crate) server: String,
     pub(crate) connect_timeout: Duration,
     pub(crate) response_timeout: Duration,
-}
-
-fn failure(message: String) -> Box<MemcachedFailure> {
-    Box::new(MemcachedFailure(message))
 }
 
 /// The cement error for a client error on the server described by `ctx`. `value_size` is the
@@ -65,25 +49,19 @@ pub(crate) fn classify(
         exp::Error::Io(io) => match io.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 if io.to_string().contains("pool exhausted") {
-                    Error::Timeout {
-                        backend: BACKEND,
-                        source: failure(format!(
+                    Error::timeout(BACKEND, format!(
                             "all connections to memcached at {server} stayed busy for connect_timeout ({:?}); \
                              raise [cache.memcached] pool_size or connect_timeout",
                             ctx.connect_timeout
-                        )),
-                    }
+                        ))
                 } else {
                     timeout(ctx, maybe)
                 }
             }
-            kind if is_unavailable(kind) => Error::Unavailable {
-                backend: BACKEND,
-                source: failure(format!(
+            kind if cement::error::is_connection_loss(kind) => Error::unavailable(BACKEND, format!(
                     "memcached at {server}: {io}{maybe}; check that the server runs and that [cache.memcached] \
                      hosts names it"
                 )),
-            },
             _ => backend(format!("memcached at {server}: i/o error: {io}{maybe}")),
         },
         exp::Error::Server(message) if message.contains("too large") => Error::ValueTooLarge {
@@ -107,50 +85,26 @@ pub(crate) fn classify(
 }
 
 fn timeout(ctx: &ErrorContext, maybe: &str) -> Error {
-    Error::Timeout {
-        backend: BACKEND,
-        source: failure(format!(
+    Error::timeout(BACKEND, format!(
             "memcached at {} did not answer within response_timeout ({:?}) or connect_timeout ({:?}){maybe}; \
              check the server's health and the network, or raise the timeouts in [cache.memcached]",
             ctx.server, ctx.response_timeout, ctx.connect_timeout
-        )),
-    }
+        ))
 }
 
 fn backend(message: String) -> Error {
-    Error::Backend {
-        backend: BACKEND,
-        source: failure(message),
-    }
-}
-
-/// I/O error kinds that mean "the server is not there (any more)".
-fn is_unavailable(kind: io::ErrorKind) -> bool {
-    matches!(
-        kind,
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::AddrNotAvailable
-            | io::ErrorKind::HostUnreachable
-            | io::ErrorKind::NetworkUnreachable
-            | io::ErrorKind::NetworkDown
-            | io::ErrorKind::NotFound
-    )
+    Error::backend(BACKEND, message)
 }
 
 /// The error for a server that cannot even be resolved or set up.
 pub(crate) fn unresolvable(ctx: &ErrorContext, err: &exp::Error) -> Error {
-    Error::Unavailable {
-        backend: BACKEND,
-        source: failure(format!(
+    Error::unavailable(
+        BACKEND,
+        format!(
             "cannot resolve memcached server {}: {err}; check [cache.memcached] hosts",
             ctx.server
-        )),
-    }
+        ),
+    )
 }
 
 /// A malformed or unexpected reply from the server (protocol-level).
@@ -195,13 +149,13 @@ pub(crate) fn contended(ctx: &ErrorContext, operation: &str, key: &str, attempts
 pub(crate) fn flush_failed(ctx: &ErrorContext, err: &io::Error) -> Error {
     match err.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timeout(ctx, ""),
-        kind if is_unavailable(kind) => Error::Unavailable {
-            backend: BACKEND,
-            source: failure(format!(
+        kind if cement::error::is_connection_loss(kind) => Error::unavailable(
+            BACKEND,
+            format!(
                 "memcached at {}: flush_all failed: {err}; check that the server runs",
                 ctx.server
-            )),
-        },
+            ),
+        ),
         _ => backend(format!(
             "memcached at {}: flush_all failed: {err}",
             ctx.server
@@ -227,12 +181,7 @@ mod tests {
 
     #[test]
     fn refused_and_reset_are_unavailable() {
-        for kind in [
-            io::ErrorKind::ConnectionRefused,
-            io::ErrorKind::ConnectionReset,
-            io::ErrorKind::BrokenPipe,
-            io::ErrorKind::UnexpectedEof,
-        ] {
+        for kind in cement::error::CONNECTION_LOSS {
             let err = classify_io(kind);
             assert!(
                 matches!(

@@ -234,14 +234,14 @@ mod ttl;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-pub(crate) use cement::cache::key::shorten;
+use cement::cache::key::shorten;
 use cement::cache::{CacheHandler, Capabilities, HandlerSetup, KeyRules};
 use cement::registry::HandlerContext;
 use cement::{Error, Result};
 
 pub use config::{
     defaults, HostSpec, MaxValueSize, MemcachedSettings, PoolSize, PurgeMode,
-    DEFAULT_MAX_VALUE_SIZE, DEFAULT_PORT,
+    DEFAULT_MAX_VALUE_SIZE, DEFAULT_PORT, SECTION,
 };
 
 use error::BACKEND;
@@ -258,6 +258,14 @@ const GENERATION_SUFFIX: &str = "#~gen";
 
 /// memcached's longest key, in bytes on the wire.
 const MAX_KEY_LEN: usize = 250;
+
+/// memcached's key rules, as the facade maps keys for this handler: at most 250 bytes, no
+/// whitespace or control characters. (`cement::cache::KeyRules::MEMCACHED` is the same preset,
+/// kept in core for handlers of other memcached-protocol servers.)
+pub const KEY_RULES: KeyRules = KeyRules {
+    max_len: Some(MAX_KEY_LEN),
+    graphic_only: true,
+};
 
 /// Cache handler backed by one or more memcached servers; see the [module docs](self).
 ///
@@ -493,7 +501,7 @@ impl CacheHandler for MemcachedCacheHandler {
     }
 
     fn key_rules(&self) -> KeyRules {
-        KeyRules::MEMCACHED
+        KEY_RULES
     }
 
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -615,6 +623,11 @@ mod tests {
     }
 
     #[test]
+    fn the_core_preset_is_these_rules() {
+        assert_eq!(KeyRules::MEMCACHED, KEY_RULES);
+    }
+
+    #[test]
     fn keys_are_checked_before_sending() {
         assert!(check_key("app:ok").is_ok());
         assert!(check_key(&"k".repeat(250)).is_ok());
@@ -635,7 +648,7 @@ mod tests {
             &"x".repeat(300),
             "tab\there",
         ] {
-            let wire = KeyRules::MEMCACHED.wire_key("app:", key).unwrap();
+            let wire = KEY_RULES.wire_key("app:", key).unwrap();
             assert_eq!(wire_len(&wire), wire.len(), "{wire:?}");
             assert!(check_key(&wire).is_ok());
         }

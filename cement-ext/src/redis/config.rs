@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use redis::{ConnectionAddr, IntoConnectionInfo};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
+pub use cement::config::PoolSize;
 pub use cement::config::Secret;
 use cement::config::{redact_url, Bounded, Seconds};
 use cement::{Error, Result};
@@ -18,9 +19,6 @@ pub const SECTION: &str = "cache.redis";
 
 /// Redis' own largest value (`proto-max-bulk-len`, 512 MiB).
 pub const DEFAULT_MAX_VALUE_SIZE: u64 = 512 * 1024 * 1024;
-
-/// The range of `pool_size`.
-pub type PoolSize = Bounded<1, 1024>;
 
 /// The range of `max_value_size`: 1 byte to 4 GiB.
 pub type MaxValueSize = Bounded<1, { 4 * 1024 * 1024 * 1024 }>;
@@ -41,19 +39,10 @@ pub type Db = Bounded<0, 2_147_483_647>;
 /// assert_eq!(defaults.get::<String>("cache.redis", "purge").unwrap(), "prefix");
 /// ```
 pub fn defaults() -> cement::Config {
-    let d = RedisSettings::default();
-    let mut config = cement::init_defaults!("cache.redis");
-    config
-        .set(SECTION, "host", d.host)
-        .set(SECTION, "port", d.port)
-        .set(SECTION, "db", d.db)
-        .set(SECTION, "tls", d.tls)
-        .set(SECTION, "connect_timeout", d.connect_timeout)
-        .set(SECTION, "response_timeout", d.response_timeout)
-        .set(SECTION, "pool_size", d.pool_size)
-        .set(SECTION, "purge", d.purge.as_str())
-        .set(SECTION, "max_value_size", d.max_value_size);
-    config
+    // Written out from `RedisSettings::default()`, so the defaults are stated once; the types
+    // serialize infallibly, and a unit test reads them back.
+    cement::Config::from_serialize(SECTION, &RedisSettings::default())
+        .unwrap_or_else(|_| cement::init_defaults!("cache.redis"))
 }
 
 /// The `cache.redis` section, typed. Every field has a default, so
@@ -77,7 +66,7 @@ pub fn defaults() -> cement::Config {
 ///
 /// An unknown key in the section is an error that lists the known ones, so that a misspelt
 /// `pasword` does not silently connect without a password.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
     /// Server host; ignored when `url` is set.
@@ -98,18 +87,28 @@ pub struct RedisSettings {
     pub prefix: String,
     /// `redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS). When set, it wins
     /// over `host`, `port` and `tls`; `db`, `username` and `password` apply where it names none.
-    #[serde(deserialize_with = "optional_text")]
+    #[serde(
+        deserialize_with = "optional_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub url: Option<String>,
     /// ACL user name (Redis 6+), used when `url` names none.
-    #[serde(deserialize_with = "optional_text")]
+    #[serde(
+        deserialize_with = "optional_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub username: Option<String>,
     /// Password (`requirepass` or the ACL user's), used when `url` has none. Never printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
     /// Connect to `host`/`port` over TLS (like a `rediss://` url).
     pub tls: bool,
     /// A PEM file with the CA certificate(s) that signed the server's certificate; without it,
     /// the system's root certificates are trusted.
-    #[serde(deserialize_with = "optional_path")]
+    #[serde(
+        deserialize_with = "optional_path",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tls_ca_file: Option<PathBuf>,
     /// Seconds allowed for opening a connection: TCP connect, TLS and the AUTH/SELECT
     /// handshake (each handshake round trip gets what is left of it). Also how long a call waits
@@ -177,7 +176,7 @@ impl fmt::Debug for RedisSettings {
 }
 
 /// What `purge` removes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PurgeMode {
     /// Only this app's keys: `SCAN MATCH <prefix>*` and `UNLINK` in batches. Other apps on the
@@ -530,6 +529,25 @@ mod tests {
             assert!(msg.contains("[cache.redis]"), "{msg}");
             assert!(!msg.contains("hunter22"), "{msg}");
         }
+    }
+
+    #[test]
+    fn defaults_round_trip() {
+        let settings: RedisSettings = defaults().section(SECTION).unwrap();
+        assert_eq!(
+            format!("{settings:?}"),
+            format!("{:?}", RedisSettings::default())
+        );
+        assert_eq!(
+            defaults().get::<String>(SECTION, "purge").unwrap(),
+            "prefix"
+        );
+        assert!(!defaults().has_key(SECTION, "password"));
+    }
+
+    #[test]
+    fn section_is_the_label_s() {
+        assert_eq!(SECTION, format!("cache.{}", super::super::error::BACKEND));
     }
 
     #[test]

@@ -12,8 +12,9 @@ use cement::Error;
 
 use super::config::{scrub, Secret};
 
-/// The handler label, as errors name it.
-pub(crate) const BACKEND: &str = "redis";
+/// The handler label, as errors name it: the one `#[cache_handler(label = ...)]` declares.
+pub(crate) const BACKEND: &str =
+    <super::RedisCacheHandler as cement::registry::RegisteredHandler>::LABEL;
 
 /// What was going on when an error happened; it decides which timeout a message names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,18 +46,6 @@ impl fmt::Debug for ErrorContext {
     }
 }
 
-/// The `source` of every redis error: the client's message (password scrubbed) and a hint.
-#[derive(Debug)]
-pub(crate) struct RedisFailure(String);
-
-impl fmt::Display for RedisFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RedisFailure {}
-
 /// How an error leaves the connection it happened on.
 pub(crate) fn keeps_connection(err: &RedisError) -> bool {
     // A server error reply or a reply of an unexpected type was read completely: the
@@ -77,7 +66,6 @@ pub(crate) fn is_stale_connection(err: &RedisError) -> bool {
 pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Error {
     let detail = scrub(&err.to_string(), ctx.password.as_ref());
     let target = &ctx.target;
-    let failure = |message: String| Box::new(RedisFailure(message));
 
     if err.is_timeout() {
         let message = match phase {
@@ -92,36 +80,24 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
                 ctx.response_timeout
             ),
         };
-        return Error::Timeout {
-            backend: BACKEND,
-            source: failure(message),
-        };
+        return Error::timeout(BACKEND, message);
     }
 
     match err.kind() {
-        ErrorKind::AuthenticationFailed => Error::Backend {
-            backend: BACKEND,
-            source: failure(format!(
+        ErrorKind::AuthenticationFailed => Error::backend(BACKEND, format!(
                 "authentication to {target} failed ({detail}); check [cache.redis] username and password (or the url's)"
             )),
-        },
-        ErrorKind::Server(ServerErrorKind::NoPerm) => Error::Backend {
-            backend: BACKEND,
-            source: failure(format!(
+        ErrorKind::Server(ServerErrorKind::NoPerm) => Error::backend(BACKEND, format!(
                 "{target} refused the command ({detail}); the ACL user needs access to this app's keys \
                  (its prefix) and to GET, SET, MGET, MSET, UNLINK, SCAN, EXISTS, PEXPIRE, PERSIST, \
                  EVALSHA and SCRIPT LOAD (the counters' script), and FLUSHDB for purge = \"db\""
             )),
-        },
         ErrorKind::Server(
             ServerErrorKind::BusyLoading
             | ServerErrorKind::MasterDown
             | ServerErrorKind::TryAgain
             | ServerErrorKind::ClusterDown,
-        ) => Error::Unavailable {
-            backend: BACKEND,
-            source: failure(format!("{target} cannot serve requests right now ({detail}); retry later")),
-        },
+        ) => Error::unavailable(BACKEND, format!("{target} cannot serve requests right now ({detail}); retry later")),
         ErrorKind::Io => {
             let tls_hint = if ctx.tls {
                 "; for a TLS error, check that the server speaks TLS on that port and that \
@@ -129,13 +105,10 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             } else {
                 ""
             };
-            Error::Unavailable {
-                backend: BACKEND,
-                source: failure(format!(
+            Error::unavailable(BACKEND, format!(
                     "cannot reach {target} ({detail}); is redis-server running there? \
                      (set [cache.redis] host and port, or url){tls_hint}"
-                )),
-            }
+                ))
         }
         _ => {
             let hint = if err.to_string().contains("NOAUTH") {
@@ -143,10 +116,7 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             } else {
                 ""
             };
-            Error::Backend {
-                backend: BACKEND,
-                source: failure(format!("{target}: {detail}{hint}")),
-            }
+            Error::backend(BACKEND, format!("{target}: {detail}{hint}"))
         }
     }
 }
@@ -172,12 +142,7 @@ mod tests {
 
     #[test]
     fn refused_and_reset_are_unavailable() {
-        for kind in [
-            io::ErrorKind::ConnectionRefused,
-            io::ErrorKind::ConnectionReset,
-            io::ErrorKind::BrokenPipe,
-            io::ErrorKind::UnexpectedEof,
-        ] {
+        for kind in cement::error::CONNECTION_LOSS {
             let err = classify(&io_err(kind, "boom"), &ctx(), Phase::Command);
             assert!(matches!(err, Error::Unavailable { .. }), "{kind:?}: {err}");
             assert!(err.to_string().contains("127.0.0.1:6379"), "{err}");

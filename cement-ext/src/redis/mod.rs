@@ -221,7 +221,7 @@
 //! client on the same server, and the batch forms with as many single calls;
 //! `benches/README.md` in the repository says what it compares and gives the latest figures.
 
-pub mod config;
+mod config;
 mod counter;
 mod error;
 mod pool;
@@ -235,7 +235,10 @@ use cement::registry::HandlerContext;
 use cement::{Error, Result};
 use redis::{Connection, RedisError};
 
-pub use config::{defaults, Db, MaxValueSize, PoolSize, Port, PurgeMode, RedisSettings, Secret};
+pub use config::{
+    defaults, Db, MaxValueSize, PoolSize, Port, PurgeMode, RedisSettings, Secret,
+    DEFAULT_MAX_VALUE_SIZE, SECTION,
+};
 
 use counter::{Direction, Reply};
 use error::{classify, is_stale_connection, keeps_connection, ErrorContext, Phase, BACKEND};

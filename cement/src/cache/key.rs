@@ -54,7 +54,9 @@ impl KeyRules {
         graphic_only: false,
     };
 
-    /// memcached's rules: at most 250 bytes, no whitespace or control characters.
+    /// memcached's rules: at most 250 bytes, no whitespace or control characters. The memcached
+    /// handler declares its own (`cement_ext::memcached::KEY_RULES`, tested equal); this preset
+    /// serves handlers of other memcached-protocol servers.
     pub const MEMCACHED: KeyRules = KeyRules {
         max_len: Some(250),
         graphic_only: true,

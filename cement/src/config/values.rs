@@ -162,6 +162,10 @@ impl<const MIN: u64, const MAX: u64> Serialize for Bounded<MIN, MAX> {
     }
 }
 
+/// Connections a handler may hold open at once (per server): 1 to 1024. More is a
+/// configuration mistake that would exhaust the server's connection limit.
+pub type PoolSize = Bounded<1, 1024>;
+
 /// A positive number of seconds, at most a day (86 400): a timeout or a cooldown. A call that
 /// may block for longer than a day is a configuration mistake; `0`, negative numbers, `NaN`
 /// and infinity are refused.

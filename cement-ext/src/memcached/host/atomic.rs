@@ -19,8 +19,8 @@ use cement::Result;
 
 use super::super::config::PurgeMode;
 use super::super::error::{contended, is_non_numeric, not_a_counter, unexpected};
-use super::super::shorten;
 use super::{stamp, Host, Shared, SERVER_MODE_STAMP};
+use cement::cache::key::shorten;
 
 /// How often an operation starts over after losing a race for a stale value (or to a delete
 /// between its commands) before it gives up with an error.
