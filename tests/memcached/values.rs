@@ -109,7 +109,9 @@ fn ttls_round_up_and_long_ones_are_absolute() {
     cache.set_with_ttl("long", &2, month).unwrap();
     let left = ttl_of("long");
     assert!(
-        left > 31 * 24 * 3600 - 60 && left <= 31 * 24 * 3600,
+        // memcached's clock ticks once a second and can trail ours by one tick, so the TTL it
+        // reports for an absolute expiry can be one second over (seen on a loaded machine).
+        left > 31 * 24 * 3600 - 60 && left <= 31 * 24 * 3600 + 1,
         "{left}"
     );
     assert_eq!(cache.get::<i32>("long").unwrap(), Some(2));
