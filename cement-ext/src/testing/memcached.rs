@@ -3,7 +3,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use cement::testing::{ServerError, ServerProcess, ServerSpec};
@@ -55,19 +54,7 @@ impl ServerBuilder<MemcachedServer> {
     }
 }
 
-impl Deref for MemcachedServer {
-    type Target = ServerProcess;
-
-    fn deref(&self) -> &ServerProcess {
-        &self.process
-    }
-}
-
-impl DerefMut for MemcachedServer {
-    fn deref_mut(&mut self) -> &mut ServerProcess {
-        &mut self.process
-    }
-}
+derefs_to_process!(MemcachedServer);
 
 impl MemcachedServer {
     /// Starts memcached on a free loopback port and waits until it answers `version`.

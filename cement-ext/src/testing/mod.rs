@@ -31,6 +31,28 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+/// A fixture is its `process` field: `Deref`/`DerefMut` to the [`ServerProcess`] give it
+/// `port()`, `kill()`, `restart()`, ... without forwarding each.
+///
+/// [`ServerProcess`]: cement::testing::ServerProcess
+macro_rules! derefs_to_process {
+    ($fixture:ty) => {
+        impl std::ops::Deref for $fixture {
+            type Target = cement::testing::ServerProcess;
+
+            fn deref(&self) -> &cement::testing::ServerProcess {
+                &self.process
+            }
+        }
+
+        impl std::ops::DerefMut for $fixture {
+            fn deref_mut(&mut self) -> &mut cement::testing::ServerProcess {
+                &mut self.process
+            }
+        }
+    };
+}
+
 mod memcached;
 mod redis;
 

@@ -1,7 +1,5 @@
 //! [`RedisServer`]: a real `redis-server` on a free loopback port, without persistence.
 
-use std::ops::{Deref, DerefMut};
-
 use cement::testing::{ServerError, ServerProcess, ServerSpec};
 
 use super::ServerBuilder;
@@ -80,19 +78,7 @@ impl RedisServer {
     }
 }
 
-impl Deref for RedisServer {
-    type Target = ServerProcess;
-
-    fn deref(&self) -> &ServerProcess {
-        &self.process
-    }
-}
-
-impl DerefMut for RedisServer {
-    fn deref_mut(&mut self) -> &mut ServerProcess {
-        &mut self.process
-    }
-}
+derefs_to_process!(RedisServer);
 
 #[cfg(test)]
 mod tests {
