@@ -445,10 +445,11 @@ impl Cache {
     ) -> Result<bool> {
         let _span = self.span(Op::Add, key);
         self.require(self.inner.capabilities.add, "add")?;
-        let wire = self.wire_key(key)?;
-        let bytes = codec::encode(key, value)?;
-        self.inner.stats.written(bytes.len());
-        self.call(Op::Add, |h| h.add(&wire, &bytes, ttl))
+        self.with_wire(key, |wire| {
+            let bytes = codec::encode(key, value)?;
+            self.inner.stats.written(bytes.len());
+            self.call(Op::Add, |h| h.add(wire, &bytes, ttl))
+        })
     }
 
     /// Adds `delta` to the counter under `key` and returns the new value, atomically. A missing
@@ -458,16 +459,18 @@ impl Cache {
     pub fn incr(&self, key: &str, delta: u64) -> Result<u64> {
         let _span = self.span(Op::Incr, key);
         self.require(self.inner.capabilities.counters, "incr")?;
-        let wire = self.wire_key(key)?;
-        self.call(Op::Incr, |h| h.incr(&wire, delta, self.inner.default_ttl))
+        self.with_wire(key, |wire| {
+            self.call(Op::Incr, |h| h.incr(wire, delta, self.inner.default_ttl))
+        })
     }
 
     /// Subtracts `delta` from the counter under `key`, stopping at 0, and returns the new value.
     pub fn decr(&self, key: &str, delta: u64) -> Result<u64> {
         let _span = self.span(Op::Decr, key);
         self.require(self.inner.capabilities.counters, "decr")?;
-        let wire = self.wire_key(key)?;
-        self.call(Op::Decr, |h| h.decr(&wire, delta, self.inner.default_ttl))
+        self.with_wire(key, |wire| {
+            self.call(Op::Decr, |h| h.decr(wire, delta, self.inner.default_ttl))
+        })
     }
 
     /// Gives `key` a new TTL (`None`: never expire) without rewriting it; `true` if the key
@@ -476,8 +479,7 @@ impl Cache {
         let _span = self.span(Op::Touch, key);
         self.require(self.inner.capabilities.touch, "touch")?;
         let ttl = ttl.map(nonzero).transpose()?;
-        let wire = self.wire_key(key)?;
-        let outcome = self.call(Op::Touch, |h| h.touch(&wire, ttl));
+        let outcome = self.with_wire(key, |wire| self.call(Op::Touch, |h| h.touch(wire, ttl)));
         self.absorb(Op::Touch, outcome, self.write_policy(), || false)
     }
 
