@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::codec;
 use super::flight::Flights;
 use super::policy::{is_backend_fault, OnDecode, OnDelete, OnRead, OnWrite, Policy};
+use super::redact::{loggable, KeyLog};
 use super::settings::CacheSettings;
 use super::stats::{CacheStats, Counters, Op};
 use super::{CacheHandler, Capabilities, KeyRules};
@@ -54,31 +55,6 @@ impl fmt::Debug for Cache {
             .field("default_ttl", &self.inner.default_ttl)
             .field("capabilities", &self.inner.capabilities)
             .finish()
-    }
-}
-
-/// A key as logs show it: a short digest, or the whole key when `log_keys = true`.
-struct KeyLog<'a> {
-    key: &'a str,
-    full: bool,
-}
-
-impl fmt::Display for KeyLog<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.full {
-            return f.write_str(self.key);
-        }
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(self.key.as_bytes());
-        write!(
-            f,
-            "#{:02x}{:02x}{:02x}{:02x} ({} bytes)",
-            digest[0],
-            digest[1],
-            digest[2],
-            digest[3],
-            self.key.len()
-        )
     }
 }
 
@@ -272,11 +248,11 @@ impl Cache {
         match outcome {
             Err(error) if absorb && is_backend_fault(&error) => {
                 self.inner.stats.absorbed();
-                tracing::warn!(op = op.name(), handler = self.inner.label, error = %self.loggable(&error), "cache error absorbed by policy");
+                tracing::warn!(op = op.name(), handler = self.inner.label, error = %loggable(&error, self.inner.log_keys), "cache error absorbed by policy");
                 Ok(fallback())
             }
             Err(error) => {
-                tracing::debug!(op = op.name(), handler = self.inner.label, error = %self.loggable(&error), "cache call failed");
+                tracing::debug!(op = op.name(), handler = self.inner.label, error = %loggable(&error, self.inner.log_keys), "cache call failed");
                 Err(error)
             }
             ok => ok,
@@ -332,16 +308,6 @@ impl Cache {
                 );
                 Ok(None)
             }
-        }
-    }
-
-    /// An error as logs show it: errors that quote a key or a value (`InvalidKey`, `Codec`)
-    /// are reduced to their kind unless `log_keys = true`.
-    fn loggable<'e>(&self, error: &'e Error) -> Cow<'e, str> {
-        match error {
-            Error::InvalidKey { .. } if !self.inner.log_keys => "invalid key".into(),
-            Error::Codec { .. } if !self.inner.log_keys => "value codec error".into(),
-            other => other.to_string().into(),
         }
     }
 
@@ -953,27 +919,5 @@ mod tests {
         assert_eq!(computed.load(Ordering::SeqCst), 1);
         // The lease was released, outside the prefix.
         assert_eq!(store.get("#~lease:app:report").unwrap(), None);
-    }
-
-    #[test]
-    fn keys_are_logged_as_digests() {
-        let shown = KeyLog {
-            key: "user:alice@example.com",
-            full: false,
-        }
-        .to_string();
-        assert!(!shown.contains("alice"), "{shown}");
-        assert!(
-            shown.starts_with('#') && shown.ends_with("(22 bytes)"),
-            "{shown}"
-        );
-        assert_eq!(
-            KeyLog {
-                key: "k",
-                full: true
-            }
-            .to_string(),
-            "k"
-        );
     }
 }

@@ -24,6 +24,7 @@ mod flight;
 pub mod key;
 pub mod memory;
 pub mod policy;
+mod redact;
 mod settings;
 mod setup;
 pub mod stats;
