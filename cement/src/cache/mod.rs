@@ -19,6 +19,7 @@
 //! ```
 
 pub(crate) mod codec;
+mod engine;
 mod facade;
 mod flight;
 pub mod key;
