@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::engine::{nonzero, Engine};
 use super::flight::Flights;
-use super::policy::is_backend_fault;
+use super::lease;
 use super::settings::CacheSettings;
 use super::stats::{CacheStats, Op};
 use super::{CacheHandler, Capabilities};
@@ -282,64 +282,8 @@ impl Cache {
             if let Some(value) = self.get(key)? {
                 return Ok(value);
             }
-            match self.engine.lease_time {
-                Some(lease_time) if self.engine.capabilities.add => {
-                    self.compute_under_lease(key, ttl, lease_time, compute)
-                }
-                _ => self.engine.compute_and_store(key, ttl, compute),
-            }
+            lease::compute_and_store(&self.engine, key, ttl, compute)
         })
-    }
-
-    /// Cross-process single-flight: the caller that `add`s the lease key computes; the others
-    /// poll for the value until the lease would have expired, then compute themselves (the
-    /// holder may have died). A lease the backend cannot take does not stop the computation.
-    fn compute_under_lease<T, F>(
-        &self,
-        key: &str,
-        ttl: Option<Duration>,
-        lease_time: Duration,
-        compute: F,
-    ) -> Result<T>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Result<T>,
-    {
-        // The lease lives outside the prefix, where no user key can land (with a non-empty
-        // prefix): "#~lease:" + prefix + key.
-        let lease_key = format!("#~lease:{}{key}", self.engine.prefix);
-        let lease = self.engine.rules.wire_key("", &lease_key)?;
-        let taken = self
-            .engine
-            .call(Op::Add, |h| h.add(&lease, b"1", Some(lease_time)));
-        match taken {
-            Ok(true) => {
-                let outcome = self.engine.compute_and_store(key, ttl, compute);
-                if let Err(error) = self.engine.call(Op::Delete, |h| h.delete(&lease)) {
-                    tracing::debug!(handler = self.engine.label, %error, "releasing a stampede lease failed; it expires by itself");
-                }
-                outcome
-            }
-            Ok(false) => {
-                let deadline = std::time::Instant::now() + lease_time;
-                let mut pause = Duration::from_millis(10);
-                while std::time::Instant::now() < deadline {
-                    std::thread::sleep(
-                        pause.min(deadline.saturating_duration_since(std::time::Instant::now())),
-                    );
-                    if let Some(value) = self.get(key)? {
-                        return Ok(value);
-                    }
-                    pause = (pause * 2).min(Duration::from_millis(200));
-                }
-                self.engine.compute_and_store(key, ttl, compute)
-            }
-            Err(error) if is_backend_fault(&error) => {
-                tracing::debug!(handler = self.engine.label, %error, "no stampede lease; computing without one");
-                self.engine.compute_and_store(key, ttl, compute)
-            }
-            Err(error) => Err(error),
-        }
     }
 
     pub(crate) fn close(&self) -> Result<()> {
@@ -388,67 +332,5 @@ mod tests {
         assert!(matches!(err, Error::InvalidArgument(_)));
         assert_eq!(cache.get::<u8>("k").unwrap(), None);
         assert_eq!(cache.get_or_set_with("k", None, || Ok(7u8)).unwrap(), 7);
-    }
-
-    /// Two caches over one store, as two processes over one server.
-    struct Shared(Arc<MemoryCacheHandler>);
-
-    impl CacheHandler for Shared {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-            self.0.get(key)
-        }
-        fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-            self.0.set(key, value, ttl)
-        }
-        fn delete(&self, key: &str) -> Result<bool> {
-            self.0.delete(key)
-        }
-        fn purge(&self) -> Result<()> {
-            self.0.purge()
-        }
-        fn capabilities(&self) -> Capabilities {
-            self.0.capabilities()
-        }
-        fn add(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool> {
-            self.0.add(key, value, ttl)
-        }
-    }
-
-    #[test]
-    fn a_lease_keeps_separate_processes_from_stampeding() {
-        let store = Arc::new(MemoryCacheHandler::new(100));
-        let process = || {
-            let mut config = Config::with_sections(&["cache.memory"]);
-            config.set("cache.memory", "prefix", "app:");
-            config.set("cache.memory", "expire_time", 0);
-            config.set("cache.memory", "lease_time", 5);
-            Cache::from_config(
-                "memory",
-                Box::new(Shared(Arc::clone(&store))),
-                &config,
-                "cache.memory",
-            )
-            .unwrap()
-        };
-        let caches: Vec<Cache> = (0..4).map(|_| process()).collect();
-        let computed = AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for cache in &caches {
-                let computed = &computed;
-                s.spawn(move || {
-                    let value: String = cache
-                        .get_or_set_with("report", None, || {
-                            computed.fetch_add(1, Ordering::SeqCst);
-                            std::thread::sleep(Duration::from_millis(150));
-                            Ok("done".to_string())
-                        })
-                        .unwrap();
-                    assert_eq!(value, "done");
-                });
-            }
-        });
-        assert_eq!(computed.load(Ordering::SeqCst), 1);
-        // The lease was released, outside the prefix.
-        assert_eq!(store.get("#~lease:app:report").unwrap(), None);
     }
 }

@@ -23,6 +23,7 @@ mod engine;
 mod facade;
 mod flight;
 pub mod key;
+mod lease;
 pub mod memory;
 pub mod policy;
 mod redact;
