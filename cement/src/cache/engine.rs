@@ -2,9 +2,10 @@
 //! Keys become wire keys (prefix, key rules), values go through the codec, each handler call
 //! passes the circuit breaker and is counted, and failures meet the section's policy.
 //!
-//! It never waits on a lock and never sleeps: the only time it spends is the handler's. The
-//! waits a caller may need (single-flight, the stampede lease) belong to the face that offers
-//! them (`get_or_set_with`), so an async face can sit on this same engine and wait its own way.
+//! It never waits on a lock and never sleeps; the handler's own I/O aside, nothing in it
+//! blocks. The waits a caller may need (single-flight, the stampede lease) belong to the face
+//! that offers them (`get_or_set_with`), so an async face can sit on this same engine and
+//! wait its own way.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -234,6 +235,8 @@ impl Engine {
             })
         }
     }
+
+    // The operations: what each one means is documented on the `Cache` method of that name.
 
     pub(super) fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let _span = self.span(Op::Get, key);
