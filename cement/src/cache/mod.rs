@@ -19,11 +19,14 @@
 //! ```
 
 pub(crate) mod codec;
+mod engine;
 mod facade;
 mod flight;
 pub mod key;
+mod lease;
 pub mod memory;
 pub mod policy;
+mod redact;
 mod settings;
 mod setup;
 pub mod stats;
