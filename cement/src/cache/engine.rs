@@ -32,7 +32,7 @@ pub(super) struct Engine {
     pub(super) capabilities: Capabilities,
     policy: Policy,
     pub(super) stats: Counters,
-    log_keys: bool,
+    pub(super) log_keys: bool,
     /// Cross-process stampede lease for `get_or_set_with` (`lease_time`); `None`: off.
     pub(super) lease_time: Option<Duration>,
 }

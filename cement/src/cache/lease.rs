@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::engine::Engine;
 use super::policy::is_backend_fault;
+use super::redact::loggable;
 use super::stats::Op;
 use crate::Result;
 
@@ -58,6 +59,7 @@ where
         Ok(true) => {
             let outcome = engine.compute_and_store(key, ttl, compute);
             if let Err(error) = engine.call(Op::Delete, |h| h.delete(&lease)) {
+                let error = loggable(&error, engine.log_keys);
                 tracing::debug!(handler = engine.label, %error, "releasing a stampede lease failed; it expires by itself");
             }
             outcome
@@ -72,6 +74,7 @@ where
             engine.compute_and_store(key, ttl, compute)
         }
         Err(error) if is_backend_fault(&error) => {
+            let error = loggable(&error, engine.log_keys);
             tracing::debug!(handler = engine.label, %error, "no stampede lease; computing without one");
             engine.compute_and_store(key, ttl, compute)
         }
