@@ -118,12 +118,13 @@ fn child() {
         }
         "add" => {
             let id = var("ID");
-            let cache = cache(&db, "proc:");
-            // Start together: wait for the parent's go file.
+            // Start together (open the file, which may not exist yet, and add): wait for the
+            // parent's go file.
             let go = db.with_extension("go");
             while !go.exists() {
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(1));
             }
+            let cache = cache(&db, "proc:");
             let won = cache.add("winner", &id).unwrap();
             println!("result {id} {won}");
         }
