@@ -155,3 +155,39 @@ fn bad_values_and_unknown_keys_name_the_key() {
         assert!(msg.contains(expected), "{key} = {value}: {msg}");
     }
 }
+
+#[test]
+fn a_lock_held_past_busy_timeout_is_a_timeout_and_reads_go_on() {
+    let dir = TempDir::new("busy");
+    let handler = SqliteCacheHandler::new(SqliteSettings {
+        busy_timeout: 0.2,
+        ..settings(&dir.db(), "b:")
+    })
+    .unwrap();
+    use cement::cache::CacheHandler;
+    handler.set("b:k", b"before", None).unwrap();
+    // Another "process" holds the write lock.
+    let other = rusqlite::Connection::open(dir.db()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let err = handler.set("b:k", b"after", None).unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_has(
+        &err.to_string(),
+        &["busy_timeout", &dir.db().display().to_string()],
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(150),
+        "gave up after {waited:?}"
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "waited {waited:?}"
+    );
+    // WAL: readers do not wait for the writer.
+    assert_eq!(handler.get("b:k").unwrap().as_deref(), Some(&b"before"[..]));
+    other.execute_batch("COMMIT").unwrap();
+    handler.set("b:k", b"after", None).unwrap();
+    assert_eq!(handler.get("b:k").unwrap().as_deref(), Some(&b"after"[..]));
+}
