@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use cement::Config;
 use cement_ext::memcached::MemcachedSettings;
 use cement_ext::redis::RedisSettings;
+use cement_ext::sqlite::SqliteSettings;
 
 /// The keys a section accepts: its settings type's, as its unknown-key error lists them, and
 /// the facade's `prefix` and `expire_time`.
@@ -58,6 +59,7 @@ fn table_keys(text: &str, strip: &str, from: &str, to: &str) -> BTreeSet<String>
 const README: &str = include_str!("../README.md");
 const MEMCACHED_DOCS: &str = include_str!("../cement-ext/src/memcached/mod.rs");
 const REDIS_DOCS: &str = include_str!("../cement-ext/src/redis/mod.rs");
+const SQLITE_DOCS: &str = include_str!("../cement-ext/src/sqlite/mod.rs");
 
 #[test]
 fn memcached_tables_list_every_key() {
@@ -71,4 +73,11 @@ fn redis_tables_list_every_key() {
     let keys = accepted::<RedisSettings>(cement_ext::redis::defaults(), "cache.redis");
     assert_eq!(table_keys(REDIS_DOCS, "//!", "# Config", "# "), keys);
     assert_eq!(table_keys(README, "", "### redis:", "#"), keys);
+}
+
+#[test]
+fn sqlite_tables_list_every_key() {
+    let keys = accepted::<SqliteSettings>(cement_ext::sqlite::defaults(), "cache.sqlite");
+    assert_eq!(table_keys(SQLITE_DOCS, "//!", "# Config", "# "), keys);
+    assert_eq!(table_keys(README, "", "### sqlite:", "#"), keys);
 }

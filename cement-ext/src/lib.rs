@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `memcached` | `"memcached"` | `memcached::MemcachedCacheHandler` (label `"memcached"`) |
 //! | `redis` | `"redis"` | `redis::RedisCacheHandler` (label `"redis"`) |
+//! | `sqlite` | `"sqlite"` | `sqlite::SqliteCacheHandler` (label `"sqlite"`): a persistent cache in a local file |
 //!
 //! The `testing` feature adds `testing`: real `memcached` and `redis-server` processes for
 //! tests (`testing::MemcachedServer`, `testing::RedisServer`), beside the handlers they test.
@@ -22,5 +23,7 @@
 pub mod memcached;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;

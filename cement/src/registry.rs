@@ -28,6 +28,7 @@ use crate::{Config, Error, Result};
 const KNOWN_EXTENSIONS: &[(&str, &str)] = &[
     ("memcached", "crate `cement-ext` with feature \"memcached\""),
     ("redis", "crate `cement-ext` with feature \"redis\""),
+    ("sqlite", "crate `cement-ext` with feature \"sqlite\""),
 ];
 
 /// One handler type, registered at link time by `#[cache_handler]`.

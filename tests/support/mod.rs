@@ -11,6 +11,7 @@
 
 pub mod memcached;
 pub mod redis;
+pub mod sqlite;
 
 use cement::{Builder, Meta};
 

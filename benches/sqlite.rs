@@ -1,0 +1,338 @@
+//! The sqlite handler against raw `rusqlite` running the same statements on the same file, in
+//! the same run: `get`, `set` and `incr`.
+//!
+//! `cargo bench --bench sqlite` (nothing to install: SQLite is bundled; the file is in a temp
+//! dir). Each group `sqlite/get`, `sqlite/set`, `sqlite/incr` has three lines:
+//!
+//! * `raw`: one `rusqlite::Connection` with the handler's pragmas (WAL, `synchronous =
+//!   NORMAL`, the busy timeout), running by hand the statements the handler runs, prepared and
+//!   cached, with the wire key and the encoded value ready-made: for `set` and `incr` the same
+//!   `BEGIN IMMEDIATE` transaction with the upsert, the expired-entries cull and the totals
+//!   check. What the handler saves you from writing;
+//! * `handler`: `SqliteCacheHandler` through the byte-level `CacheHandler` trait (pool
+//!   checkout, clock, error mapping): the handler's own overhead;
+//! * `cache`: `app.cache()`, the typed facade (key prefix + JSON codec on top).
+//!
+//! After the criterion groups, the bench prints interleaved comparisons (the three variants in
+//! rotating order, many rounds, the ratio of the medians to `raw`), which a busy machine
+//! disturbs less than criterion's one-after-the-other rows. Skipped with `--test` / `--list`.
+//! Python's diskcache is not compared here yet.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use criterion::{criterion_group, Criterion};
+// Links cement-ext's registrations: the app is built from a `Meta` value.
+use cement_ext as _;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::sqlite::TempDir;
+
+const PREFIX: &str = "bench:";
+const KEY: &str = "user:1:profile";
+const COUNTER: &str = "hits";
+
+// The handler's statements (cement-ext/src/sqlite/mod.rs).
+const GET: &str =
+    "SELECT value FROM cement_cache WHERE key = ?1 AND (expire IS NULL OR expire > ?2)";
+const UPSERT: &str = "INSERT INTO cement_cache(key, value, size, expire, stored, accessed) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(key) DO UPDATE SET value = excluded.value, \
+     size = excluded.size, expire = excluded.expire, stored = excluded.stored, \
+     accessed = excluded.accessed";
+const COUNTER_ROW: &str = "SELECT value, expire FROM cement_cache WHERE key = ?1";
+const CULL_EXPIRED: &str = "DELETE FROM cement_cache WHERE rowid IN (SELECT rowid FROM \
+     cement_cache WHERE expire IS NOT NULL AND expire <= ?1 ORDER BY expire LIMIT ?2)";
+const TOTALS: &str = "SELECT (SELECT value FROM cement_meta WHERE name = 'size'), \
+     (SELECT value FROM cement_meta WHERE name = 'count')";
+
+fn value() -> String {
+    "a cached value of about sixty-four bytes, typical of a session!".to_string()
+}
+
+fn now() -> (i64, i64) {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    (since.as_millis() as i64, since.as_micros() as i64)
+}
+
+fn raw_connection(path: &Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let _: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    conn
+}
+
+fn raw_get(conn: &Connection, key: &str) -> Option<Vec<u8>> {
+    let (ms, _) = now();
+    conn.prepare_cached(GET)
+        .unwrap()
+        .query_row(params![key.as_bytes(), ms], |r| r.get(0))
+        .optional()
+        .unwrap()
+}
+
+/// The transaction tail every write runs: cull a few expired entries, check the totals.
+fn raw_cull(tx: &rusqlite::Transaction<'_>, ms: i64) {
+    tx.prepare_cached(CULL_EXPIRED)
+        .unwrap()
+        .execute(params![ms, 10])
+        .unwrap();
+    let _: (i64, i64) = tx
+        .prepare_cached(TOTALS)
+        .unwrap()
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+}
+
+fn raw_set(conn: &mut Connection, key: &str, value: &[u8]) {
+    let (ms, us) = now();
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    tx.prepare_cached(UPSERT)
+        .unwrap()
+        .execute(params![
+            key.as_bytes(),
+            value,
+            (key.len() + value.len()) as i64,
+            None::<i64>,
+            us
+        ])
+        .unwrap();
+    raw_cull(&tx, ms);
+    tx.commit().unwrap();
+}
+
+fn raw_incr(conn: &mut Connection, key: &str) -> u64 {
+    let (ms, us) = now();
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    let row: Option<(Vec<u8>, Option<i64>)> = tx
+        .prepare_cached(COUNTER_ROW)
+        .unwrap()
+        .query_row([key.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .unwrap();
+    let (current, expire) = match row {
+        Some((v, e)) => (std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap(), e),
+        None => (0, None),
+    };
+    let digits = (current + 1).to_string();
+    tx.prepare_cached(UPSERT)
+        .unwrap()
+        .execute(params![
+            key.as_bytes(),
+            digits.as_bytes(),
+            (key.len() + digits.len()) as i64,
+            expire,
+            us
+        ])
+        .unwrap();
+    raw_cull(&tx, ms);
+    tx.commit().unwrap();
+    current + 1
+}
+
+struct Fixture {
+    app: cement::Application,
+    raw: Connection,
+    value: String,
+    wire: String,
+    wire_counter: String,
+    encoded: Vec<u8>,
+    // Dropped last: the app and the raw connection use the file in it.
+    _dir: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = TempDir::new("bench");
+        let app = support::app("bench", "sqlite")
+            .set("cache.sqlite", "path", dir.db().display().to_string())
+            .setup()
+            .expect("app setup");
+        let value = value();
+        app.cache().set(KEY, &value).unwrap();
+        let raw = raw_connection(&dir.db());
+        let wire = format!("{PREFIX}{KEY}");
+        let encoded = raw_get(&raw, &wire).expect("the value the app stored");
+        Fixture {
+            app,
+            raw,
+            value,
+            wire,
+            wire_counter: format!("{PREFIX}{COUNTER}"),
+            encoded,
+            _dir: dir,
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut f = Fixture::new();
+    let cache = f.app.cache().clone();
+    let handler = cache.handler();
+    let (wire, encoded, value) = (f.wire.as_str(), &f.encoded, &f.value);
+
+    let mut group = c.benchmark_group("sqlite/get");
+    group.bench_function("raw", |b| {
+        b.iter(|| black_box(raw_get(&f.raw, black_box(wire))))
+    });
+    group.bench_function("handler", |b| {
+        b.iter(|| black_box(handler.get(black_box(wire)).unwrap()))
+    });
+    group.bench_function("cache", |b| {
+        b.iter(|| black_box(cache.get::<String>(black_box(KEY)).unwrap()))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("sqlite/set");
+    group.bench_function("raw", |b| {
+        b.iter(|| raw_set(&mut f.raw, black_box(wire), encoded))
+    });
+    group.bench_function("handler", |b| {
+        b.iter(|| {
+            handler
+                .set(black_box(wire), black_box(encoded), None)
+                .unwrap()
+        })
+    });
+    group.bench_function("cache", |b| {
+        b.iter(|| cache.set(black_box(KEY), black_box(value)).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("sqlite/incr");
+    let counter = f.wire_counter.clone();
+    group.bench_function("raw", |b| {
+        b.iter(|| black_box(raw_incr(&mut f.raw, &counter)))
+    });
+    group.bench_function("handler", |b| {
+        b.iter(|| black_box(handler.incr(black_box(&counter), 1, None).unwrap()))
+    });
+    group.bench_function("cache", |b| {
+        b.iter(|| black_box(cache.incr(black_box(COUNTER), 1).unwrap()))
+    });
+    group.finish();
+}
+
+type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+/// The three variants of each operation in rotating order, `ROUNDS` rounds of `BATCH` calls;
+/// prints each variant's median time per call and its ratio to `raw`.
+fn interleaved() {
+    const BATCH: usize = 200;
+    const ROUNDS: usize = 60;
+    let f = Fixture::new();
+    let cache = f.app.cache().clone();
+    let handler = cache.handler();
+    let (wire, encoded, value) = (f.wire.as_str(), &f.encoded, &f.value);
+    let counter = f.wire_counter.as_str();
+    let raw = std::cell::RefCell::new(f.raw);
+    let ops: Vec<(&str, Vec<Variant<'_>>)> = vec![
+        (
+            "get",
+            vec![
+                (
+                    "raw",
+                    Box::new(|| drop(black_box(raw_get(&raw.borrow(), wire)))),
+                ),
+                (
+                    "handler",
+                    Box::new(|| drop(black_box(handler.get(wire).unwrap()))),
+                ),
+                (
+                    "cache",
+                    Box::new(|| drop(black_box(cache.get::<String>(KEY).unwrap()))),
+                ),
+            ],
+        ),
+        (
+            "set",
+            vec![
+                (
+                    "raw",
+                    Box::new(|| raw_set(&mut raw.borrow_mut(), wire, encoded)),
+                ),
+                (
+                    "handler",
+                    Box::new(|| handler.set(wire, encoded, None).unwrap()),
+                ),
+                ("cache", Box::new(|| cache.set(KEY, value).unwrap())),
+            ],
+        ),
+        (
+            "incr",
+            vec![
+                (
+                    "raw",
+                    Box::new(|| {
+                        black_box(raw_incr(&mut raw.borrow_mut(), counter));
+                    }),
+                ),
+                (
+                    "handler",
+                    Box::new(|| {
+                        black_box(handler.incr(counter, 1, None).unwrap());
+                    }),
+                ),
+                (
+                    "cache",
+                    Box::new(|| {
+                        black_box(cache.incr(COUNTER, 1).unwrap());
+                    }),
+                ),
+            ],
+        ),
+    ];
+    println!("\nsqlite, interleaved ({ROUNDS} rounds of {BATCH} calls; median µs per call, ratio to raw):");
+    for (name, mut variants) in ops {
+        let mut times = vec![Vec::with_capacity(ROUNDS); variants.len()];
+        for round in 0..ROUNDS {
+            for i in 0..variants.len() {
+                let v = (i + round) % variants.len();
+                let started = Instant::now();
+                for _ in 0..BATCH {
+                    (variants[v].1)();
+                }
+                times[v].push(started.elapsed().as_secs_f64() * 1e6 / BATCH as f64);
+            }
+        }
+        let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+        let line: Vec<String> = variants
+            .iter()
+            .zip(&medians)
+            .map(|((label, _), m)| format!("{label} {m:.2} µs ({:.2}×)", m / medians[0]))
+            .collect();
+        println!("  {name:<5} {}", line.join("   "));
+    }
+}
+
+fn median(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(40);
+    targets = bench
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if !std::env::args().any(|arg| arg == "--test" || arg == "--list") {
+        interleaved();
+    }
+}
