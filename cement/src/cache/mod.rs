@@ -185,6 +185,22 @@ pub trait CacheHandler: Send + Sync + 'static {
     fn exists(&self, key: &str) -> Result<bool> {
         Ok(self.get(key)?.is_some())
     }
+
+    /// Whether a call can block its thread (network or disk I/O, a lock held across I/O).
+    /// The async face (`AsyncCache`, feature `tokio`) runs the calls of a handler that
+    /// blocks on tokio's blocking pool, and those of one that never blocks inline, on the
+    /// calling task. Default: `true`, the safe answer; the memory handler says `false`.
+    /// Return `false` only if every method returns without waiting on I/O or on another
+    /// thread.
+    ///
+    /// ```
+    /// use cement::cache::{CacheHandler, MemoryCacheHandler};
+    ///
+    /// assert!(!MemoryCacheHandler::new(10).blocks());
+    /// ```
+    fn blocks(&self) -> bool {
+        true
+    }
 }
 
 fn unsupported(operation: &'static str) -> Error {
