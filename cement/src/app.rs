@@ -238,6 +238,8 @@ impl Builder {
         let app = Application {
             meta,
             config,
+            #[cfg(feature = "tokio")]
+            async_cache: crate::cache::AsyncCache::new(&cache),
             cache,
             closed: false,
         };
@@ -278,6 +280,8 @@ pub struct Application {
     meta: Meta,
     config: Config,
     cache: Cache,
+    #[cfg(feature = "tokio")]
+    async_cache: crate::cache::AsyncCache,
     closed: bool,
 }
 
@@ -291,6 +295,28 @@ impl Application {
     /// The app's cache (`app.cache` in Cement).
     pub fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    /// The app's cache for async code (feature `tokio`): the [`cache`](Self::cache) with
+    /// `async fn` methods of the same names, on the same engine, counters and breaker; see
+    /// [`AsyncCache`](crate::cache::AsyncCache).
+    ///
+    /// ```
+    /// use cement::App;
+    ///
+    /// #[derive(App)]
+    /// #[app(label = "async_accessor")]
+    /// struct AsyncApp;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> cement::Result<()> {
+    /// let app = AsyncApp::setup()?;
+    /// app.async_cache().set("k", "v").await?;
+    /// assert_eq!(app.cache().get::<String>("k")?.as_deref(), Some("v"));
+    /// # app.close() }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn async_cache(&self) -> &crate::cache::AsyncCache {
+        &self.async_cache
     }
 
     /// The app's config.

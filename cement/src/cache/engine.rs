@@ -100,7 +100,10 @@ impl Engine {
     }
 
     /// The wire keys of a batch, all in one buffer (one allocation instead of one per key).
-    pub(super) fn wire_keys<K: AsRef<str>>(&self, keys: impl Iterator<Item = K>) -> Result<WireKeys> {
+    pub(super) fn wire_keys<K: AsRef<str>>(
+        &self,
+        keys: impl Iterator<Item = K>,
+    ) -> Result<WireKeys> {
         let mut batch = WireKeys::default();
         let mut one = String::new();
         for key in keys {
@@ -113,14 +116,18 @@ impl Engine {
         Ok(batch)
     }
 
-    pub(super) fn span(&self, op: Op, key: &str) -> tracing::span::EnteredSpan {
+    fn span(&self, op: Op, key: &str) -> tracing::span::EnteredSpan {
+        self.span_of(op, key).entered()
+    }
+
+    /// The `cache` span of a call, not entered (the async face instruments a future with it).
+    pub(super) fn span_of(&self, op: Op, key: &str) -> tracing::Span {
         tracing::debug_span!(
             "cache",
             op = op.name(),
             handler = self.label,
             key = %KeyLog { key, full: self.log_keys }
         )
-        .entered()
     }
 
     /// Calls the handler through the circuit breaker, counting the call and its failure.
@@ -204,7 +211,11 @@ impl Engine {
         self.policy.on_delete == OnDelete::Ignore
     }
 
-    pub(super) fn decode<T: DeserializeOwned>(&self, key: &str, bytes: Option<Vec<u8>>) -> Result<Option<T>> {
+    pub(super) fn decode<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<Option<T>> {
         self.decoded(key, bytes.map(|b| (b.len(), codec::decode(&b))))
     }
 
@@ -351,6 +362,16 @@ impl Engine {
         let values = self.absorb(Op::GetMany, outcome, self.absorbs_read_errors(), || {
             vec![None; keys.len()]
         })?;
+        self.decode_batch(keys, values)
+    }
+
+    /// Decodes the values a handler's `get_many` returned for `keys`; a handler that returned
+    /// another number of values is a backend error.
+    pub(super) fn decode_batch<T: DeserializeOwned>(
+        &self,
+        keys: &[&str],
+        values: Vec<Option<Vec<u8>>>,
+    ) -> Result<Vec<Option<T>>> {
         if values.len() != keys.len() {
             self.stats.error(Op::GetMany);
             return Err(Error::Backend {
@@ -374,13 +395,7 @@ impl Engine {
             Op::SetMany,
             entries.first().map(|e| e.0).unwrap_or_default(),
         );
-        let wires = self.wire_keys(entries.iter().map(|(key, _)| key))?;
-        let mut values = Vec::with_capacity(entries.len());
-        for (key, value) in entries {
-            let bytes = codec::encode(key, value)?;
-            self.stats.written(bytes.len());
-            values.push(bytes);
-        }
+        let (wires, values) = self.encode_batch(entries)?;
         let pairs: Vec<(&str, &[u8])> = wires
             .refs()
             .into_iter()
@@ -389,6 +404,29 @@ impl Engine {
             .collect();
         let outcome = self.call(Op::SetMany, |h| h.set_many(&pairs, self.default_ttl));
         self.absorb(Op::SetMany, outcome, self.absorbs_write_errors(), || ())
+    }
+
+    /// The wire keys and encoded values of a `set_many` batch, counted as written.
+    pub(super) fn encode_batch<V: Serialize>(
+        &self,
+        entries: &[(&str, V)],
+    ) -> Result<(WireKeys, Vec<Vec<u8>>)> {
+        let wires = self.wire_keys(entries.iter().map(|(key, _)| key))?;
+        let mut values = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let bytes = codec::encode(key, value)?;
+            self.stats.written(bytes.len());
+            values.push(bytes);
+        }
+        Ok((wires, values))
+    }
+
+    /// The TTL of `get_or_set_with`: `ttl` (never zero), or the section's `expire_time`.
+    pub(super) fn compute_ttl(&self, ttl: Option<Duration>) -> Result<Option<Duration>> {
+        match ttl {
+            Some(ttl) => Some(nonzero(ttl)).transpose(),
+            None => Ok(self.default_ttl),
+        }
     }
 
     pub(super) fn delete_many(&self, keys: &[&str]) -> Result<usize> {

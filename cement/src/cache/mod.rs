@@ -1,5 +1,6 @@
 //! The cache interface: the byte-level [`CacheHandler`] trait that handlers implement, and the
-//! typed [`Cache`] facade that applications use through `app.cache()`.
+//! typed [`Cache`] facade that applications use through `app.cache()` — and, with the feature
+//! `tokio`, its async face `AsyncCache` through `app.async_cache()`, on the same engine.
 //!
 //! ```
 //! use cement::App;
@@ -18,6 +19,10 @@
 //! # }
 //! ```
 
+#[cfg(feature = "tokio")]
+mod async_engine;
+#[cfg(feature = "tokio")]
+mod async_facade;
 pub(crate) mod codec;
 mod engine;
 mod facade;
@@ -33,6 +38,8 @@ pub mod stats;
 
 use std::time::Duration;
 
+#[cfg(feature = "tokio")]
+pub use async_facade::AsyncCache;
 pub use facade::Cache;
 pub use key::KeyRules;
 pub use memory::MemoryCacheHandler;
