@@ -418,6 +418,15 @@ mod tests {
         app.close().unwrap();
     }
 
+    #[cfg(all(feature = "testing", feature = "tokio"))]
+    #[tokio::test(flavor = "current_thread")]
+    async fn memory_conforms_through_the_async_face() {
+        let app = builder("conf_mem_async").setup().unwrap();
+        crate::testing::conformance_async::run_all_async(app.async_cache()).await;
+        assert_eq!(app.cache().stats(), app.async_cache().stats());
+        app.close().unwrap();
+    }
+
     static CALLS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
     fn record(name: &'static str) {
