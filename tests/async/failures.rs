@@ -77,7 +77,7 @@ async fn calls_cancelled_mid_flight_never_answer_another_call() {
                 (cache.clone(), Arc::clone(&cancelled), Arc::clone(&wrong));
             let i = (wave * 500 + n) * 7 % KEYS;
             tasks.spawn(async move {
-                let limit = Duration::from_millis(1 + (n % 3) as u64);
+                let limit = Duration::from_millis(1 + (n % 2) as u64);
                 let call = async {
                     match n % 4 {
                         0 => cache.set(&key(i), &i).await.map(|()| Some(i)),
