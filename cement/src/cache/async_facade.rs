@@ -477,7 +477,8 @@ mod tests {
         pause: Duration,
     }
 
-    impl CacheHandler for Slow {
+    // On the `Arc`, so that the test keeps a handle on what the cache owns.
+    impl CacheHandler for Arc<Slow> {
         fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
@@ -503,28 +504,13 @@ mod tests {
             most: AtomicUsize::new(0),
             pause: Duration::from_millis(pause_ms),
         });
-        struct Shared(Arc<Slow>);
-        impl CacheHandler for Shared {
-            fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-                self.0.get(key)
-            }
-            fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-                self.0.set(key, value, ttl)
-            }
-            fn delete(&self, key: &str) -> Result<bool> {
-                self.0.delete(key)
-            }
-            fn purge(&self) -> Result<()> {
-                self.0.purge()
-            }
-        }
         let mut config = Config::with_sections(&["cache.slow"]);
         config.set("cache.slow", "prefix", "s:");
         config.set("cache.slow", "expire_time", 0);
         config.set("cache.slow", "async_blocking_limit", limit);
         let cache = Cache::from_config(
             "slow",
-            Box::new(Shared(Arc::clone(&handler))),
+            Box::new(Arc::clone(&handler)),
             &config,
             "cache.slow",
         )
@@ -600,6 +586,45 @@ mod tests {
         assert_eq!(handler.running.load(Ordering::SeqCst), 0, "it completed");
         let stats = async_cache.stats();
         assert_eq!((stats.ops["get"].calls, stats.ops["get"].errors), (1, 0));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn both_faces_trip_one_breaker() {
+        struct Down;
+        impl CacheHandler for Down {
+            fn get(&self, _: &str) -> Result<Option<Vec<u8>>> {
+                Err(Error::Unavailable {
+                    backend: "down",
+                    source: "refused".into(),
+                })
+            }
+            fn set(&self, _: &str, _: &[u8], _: Option<Duration>) -> Result<()> {
+                Ok(())
+            }
+            fn delete(&self, _: &str) -> Result<bool> {
+                Ok(false)
+            }
+            fn purge(&self) -> Result<()> {
+                Ok(())
+            }
+        }
+        let mut config = Config::with_sections(&["cache.down"]);
+        config.set("cache.down", "prefix", "");
+        config.set("cache.down", "expire_time", 0);
+        config.set("cache.down", "breaker_failures", 2);
+        config.set("cache.down", "breaker_cooldown", 60);
+        let cache = Cache::from_config("down", Box::new(Down), &config, "cache.down").unwrap();
+        let async_cache = AsyncCache::new(&cache);
+        for _ in 0..2 {
+            assert!(async_cache.get::<u8>("k").await.is_err());
+        }
+        // The async face's failures opened the breaker the blocking face goes through.
+        let err = cache.get::<u8>("k").unwrap_err().to_string();
+        assert!(err.contains("circuit breaker open"), "{err}");
+        assert_eq!(async_cache.stats().breaker_rejections, 1);
+        let err = async_cache.get::<u8>("k").await.unwrap_err().to_string();
+        assert!(err.contains("circuit breaker open"), "{err}");
+        assert_eq!(cache.stats().breaker_rejections, 2);
     }
 
     #[test]

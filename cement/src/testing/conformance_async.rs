@@ -37,8 +37,14 @@ use super::ok;
 use crate::cache::{AsyncCache, CacheHandler, CacheStats, Capabilities};
 use crate::Result;
 
-/// The clauses that only the async face has, with their names, in the order
-/// [`check_all_async`] runs them (after every shared clause).
+/// The clauses that only the async face has, by name, in the order [`check_all_async`] runs
+/// them (after every shared clause of [`CLAUSES`](super::conformance::CLAUSES)).
+///
+/// ```
+/// use cement::testing::conformance_async::ASYNC_CLAUSES;
+///
+/// assert!(ASYNC_CLAUSES.contains(&"cancelled_calls_leave_no_stray_replies"));
+/// ```
 pub const ASYNC_CLAUSES: &[&str] = &[
     "tasks_share_one_computation",
     "a_failed_async_computation_stores_nothing",
@@ -48,6 +54,16 @@ pub const ASYNC_CLAUSES: &[&str] = &[
 /// Runs every shared clause through the async face, then the async-only ones; returns the
 /// broken ones with what broke (empty: all hold). Call it from a tokio runtime (either
 /// flavour) with the timer enabled.
+///
+/// ```
+/// use cement::cache::{AsyncCache, Cache, MemoryCacheHandler};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let cache = Cache::new("memory", Box::new(MemoryCacheHandler::new(10_000)), "t:", None);
+/// let broken = cement::testing::conformance_async::check_all_async(&AsyncCache::new(&cache)).await;
+/// assert!(broken.is_empty(), "{broken:?}");
+/// # }
+/// ```
 pub async fn check_all_async(cache: &AsyncCache) -> Vec<(&'static str, String)> {
     let Ok(runtime) = Handle::try_current() else {
         return vec![("runtime", "not called from a tokio runtime".to_string())];

@@ -25,33 +25,53 @@ use crate::Result;
 /// assert_eq!(label(&cache), "memory");
 /// assert_eq!(set_then_get(&cache), Ok(()));
 /// ```
-#[allow(missing_docs)] // each method is the `Cache` method of its name
 pub trait Face: Sync {
+    /// As [`Cache::handler_label`].
     fn handler_label(&self) -> &'static str;
+    /// As [`Cache::handler`].
     fn handler(&self) -> &dyn CacheHandler;
+    /// As [`Cache::capabilities`].
     fn capabilities(&self) -> Capabilities;
+    /// As [`Cache::default_ttl`].
     fn default_ttl(&self) -> Option<Duration>;
+    /// As [`Cache::stats`].
     fn stats(&self) -> CacheStats;
+    /// As [`Cache::wire_key`].
     fn wire_key<'k>(&self, key: &'k str) -> Result<Cow<'k, str>>;
+    /// As [`Cache::get`].
     fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>>;
+    /// As [`Cache::get_or`].
     fn get_or<T: DeserializeOwned>(&self, key: &str, fallback: T) -> Result<T>;
+    /// As [`Cache::exists`].
     fn exists(&self, key: &str) -> Result<bool>;
+    /// As [`Cache::set`].
     fn set<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<()>;
+    /// As [`Cache::set_with_ttl`].
     fn set_with_ttl<V: Serialize + ?Sized>(
         &self,
         key: &str,
         value: &V,
         ttl: Duration,
     ) -> Result<()>;
+    /// As [`Cache::add`].
     fn add<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<bool>;
+    /// As [`Cache::incr`].
     fn incr(&self, key: &str, delta: u64) -> Result<u64>;
+    /// As [`Cache::decr`].
     fn decr(&self, key: &str, delta: u64) -> Result<u64>;
+    /// As [`Cache::touch`].
     fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool>;
+    /// As [`Cache::delete`].
     fn delete(&self, key: &str) -> Result<bool>;
+    /// As [`Cache::purge`].
     fn purge(&self) -> Result<()>;
+    /// As [`Cache::get_many`].
     fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>>;
+    /// As [`Cache::set_many`].
     fn set_many<V: Serialize>(&self, entries: &[(&str, V)]) -> Result<()>;
+    /// As [`Cache::delete_many`].
     fn delete_many(&self, keys: &[&str]) -> Result<usize>;
+    /// As [`Cache::get_or_set_with`].
     fn get_or_set_with<T: Serialize + DeserializeOwned>(
         &self,
         key: &str,
