@@ -406,6 +406,8 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Application>();
         assert_send_sync::<Cache>();
+        #[cfg(feature = "tokio")]
+        assert_send_sync::<crate::cache::AsyncCache>();
     }
 
     #[test]
