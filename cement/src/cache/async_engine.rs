@@ -53,12 +53,17 @@ impl AsyncEngine {
         if !engine.blocks {
             return engine.settle(op, f(engine.handler.as_ref()));
         }
+        // Not the backend's failure: counted, but kept from the breaker.
+        let refused = |error| {
+            engine.stats.error(op);
+            Err(error)
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return engine.settle(op, Err(outside_runtime()));
+            return refused(outside_runtime());
         };
         // Never closed, so acquiring only fails if it were.
         let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
-            return engine.settle(op, Err(outside_runtime()));
+            return refused(outside_runtime());
         };
         let shared = Arc::clone(engine);
         // The blocking call settles its own outcome, so a caller that stops waiting (a dropped

@@ -96,6 +96,14 @@ pub async fn run_all_async(cache: &AsyncCache) {
 }
 
 /// A hundred tasks that miss one key at once run one computation, and all get its value.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let cache = cement::cache::Cache::new("memory", Box::new(cement::cache::MemoryCacheHandler::new(100)), "", None);
+/// use cement::testing::conformance_async::tasks_share_one_computation;
+/// assert_eq!(tasks_share_one_computation(&cement::cache::AsyncCache::new(&cache)).await, Ok(()));
+/// # }
+/// ```
 pub async fn tasks_share_one_computation(cache: &AsyncCache) -> Outcome {
     const KEY: &str = "conformance:async:shared";
     ok("delete", cache.delete(KEY).await)?;
@@ -128,6 +136,14 @@ pub async fn tasks_share_one_computation(cache: &AsyncCache) -> Outcome {
 }
 
 /// An error from an async computation is returned and stores nothing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let cache = cement::cache::Cache::new("memory", Box::new(cement::cache::MemoryCacheHandler::new(100)), "", None);
+/// use cement::testing::conformance_async::a_failed_async_computation_stores_nothing;
+/// assert_eq!(a_failed_async_computation_stores_nothing(&cement::cache::AsyncCache::new(&cache)).await, Ok(()));
+/// # }
+/// ```
 pub async fn a_failed_async_computation_stores_nothing(cache: &AsyncCache) -> Outcome {
     const KEY: &str = "conformance:async:failed";
     ok("delete", cache.delete(KEY).await)?;
@@ -150,6 +166,14 @@ pub async fn a_failed_async_computation_stores_nothing(cache: &AsyncCache) -> Ou
 /// Calls cancelled mid-flight (each in a `tokio::time::timeout` of a few hundred µs) leave
 /// nothing behind that answers a later call: every checked read afterwards gets its own key's
 /// value.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let cache = cement::cache::Cache::new("memory", Box::new(cement::cache::MemoryCacheHandler::new(100)), "", None);
+/// use cement::testing::conformance_async::cancelled_calls_leave_no_stray_replies;
+/// assert_eq!(cancelled_calls_leave_no_stray_replies(&cement::cache::AsyncCache::new(&cache)).await, Ok(()));
+/// # }
+/// ```
 pub async fn cancelled_calls_leave_no_stray_replies(cache: &AsyncCache) -> Outcome {
     let keys: Vec<String> = (0..50)
         .map(|i| format!("conformance:async:cancel:{i}"))
