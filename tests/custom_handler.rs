@@ -53,6 +53,18 @@ impl CacheHandler for DictCache {
 #[app(label = "custom_app", cache_handler = "dict_cache", handlers = [DictCache])]
 struct CustomApp;
 
+/// A sync handler that keeps the default `blocks() == true`: the async face runs its calls on
+/// tokio's blocking pool, and it passes the same contract that way.
+#[tokio::test(flavor = "current_thread")]
+async fn a_custom_handler_conforms_through_the_async_face() {
+    let app = CustomApp::builder()
+        .default_config_files(false)
+        .setup()
+        .unwrap();
+    assert!(app.async_cache().handler().blocks());
+    cement::testing::conformance_async::run_all_async(app.async_cache()).await;
+}
+
 #[test]
 fn a_custom_handler_resolves_by_label_and_conforms() {
     let app = CustomApp::builder()

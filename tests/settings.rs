@@ -38,6 +38,8 @@ const OUT_OF_RANGE: &[(&str, &str, &[&str])] = &[
     ("memory", "breaker_cooldown", &["0", "-3"]),
     ("memory", "lease_time", &["-1", "nan"]),
     ("redis", "lease_time", &["100000"]),
+    ("memory", "async_blocking_limit", &["0", "-1", "513"]),
+    ("redis", "async_blocking_limit", &["0", "1.5"]),
 ];
 
 #[test]
@@ -82,6 +84,8 @@ fn the_edges_of_each_range_are_accepted() {
         ("redis", "max_value_size", "1"),
         ("memory", "lease_time", "0"),
         ("memory", "breaker_cooldown", "0.5"),
+        ("memory", "async_blocking_limit", "1"),
+        ("redis", "async_blocking_limit", "512"),
     ] {
         let var = format!(
             "EDGES_CACHE_{}_{}",

@@ -2,6 +2,7 @@
 //! the section says `log_keys = true`. Own test binary: it installs a process-wide subscriber.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use cement::App;
 use tracing::field::{Field, Visit};
@@ -90,5 +91,51 @@ fn operations_are_traced_without_full_keys() {
     assert!(
         lines.iter().any(|l| l.contains(KEY)),
         "log_keys = true shows keys: {lines:#?}"
+    );
+
+    // The async face traces the same spans, for calls that run on the blocking pool too.
+    recorder.0.lock().unwrap().clear();
+    struct OffTask(cement::cache::MemoryCacheHandler);
+    impl cement::cache::CacheHandler for OffTask {
+        fn get(&self, key: &str) -> cement::Result<Option<Vec<u8>>> {
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> cement::Result<()> {
+            self.0.set(key, value, ttl)
+        }
+        fn delete(&self, key: &str) -> cement::Result<bool> {
+            self.0.delete(key)
+        }
+        fn purge(&self) -> cement::Result<()> {
+            self.0.purge()
+        }
+    }
+    let cache = cement::cache::Cache::new(
+        "off_task",
+        Box::new(OffTask(cement::cache::MemoryCacheHandler::new(10))),
+        "p:",
+        None,
+    );
+    let cache = cement::cache::AsyncCache::new(&cache);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        cache.set(KEY, "v").await.unwrap();
+        cache.get::<String>(KEY).await.unwrap();
+        cache.delete(KEY).await.unwrap();
+    });
+    let lines = recorder.0.lock().unwrap().clone();
+    for op in ["set", "get", "delete"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with("cache ")
+                && l.contains(&format!("op=\"{op}\""))
+                && l.contains("handler=\"off_task\"")),
+            "no async span for {op}: {lines:#?}"
+        );
+    }
+    assert!(
+        lines.iter().all(|l| !l.contains("alice")),
+        "the async face logged a key in full: {lines:#?}"
     );
 }

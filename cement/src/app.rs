@@ -238,6 +238,8 @@ impl Builder {
         let app = Application {
             meta,
             config,
+            #[cfg(feature = "tokio")]
+            async_cache: crate::cache::AsyncCache::new(&cache),
             cache,
             closed: false,
         };
@@ -278,6 +280,8 @@ pub struct Application {
     meta: Meta,
     config: Config,
     cache: Cache,
+    #[cfg(feature = "tokio")]
+    async_cache: crate::cache::AsyncCache,
     closed: bool,
 }
 
@@ -291,6 +295,28 @@ impl Application {
     /// The app's cache (`app.cache` in Cement).
     pub fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    /// The app's cache for async code (feature `tokio`): the [`cache`](Self::cache) with
+    /// `async fn` methods of the same names, on the same engine, counters and breaker; see
+    /// [`AsyncCache`](crate::cache::AsyncCache).
+    ///
+    /// ```
+    /// use cement::App;
+    ///
+    /// #[derive(App)]
+    /// #[app(label = "async_accessor")]
+    /// struct AsyncApp;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> cement::Result<()> {
+    /// let app = AsyncApp::setup()?;
+    /// app.async_cache().set("k", "v").await?;
+    /// assert_eq!(app.cache().get::<String>("k")?.as_deref(), Some("v"));
+    /// # app.close() }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn async_cache(&self) -> &crate::cache::AsyncCache {
+        &self.async_cache
     }
 
     /// The app's config.
@@ -380,6 +406,8 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Application>();
         assert_send_sync::<Cache>();
+        #[cfg(feature = "tokio")]
+        assert_send_sync::<crate::cache::AsyncCache>();
     }
 
     #[test]
@@ -389,6 +417,15 @@ mod tests {
         assert_eq!(app.cache().prefix(), "conf_mem:");
         #[cfg(feature = "testing")]
         crate::testing::conformance::run_all(app.cache());
+        app.close().unwrap();
+    }
+
+    #[cfg(all(feature = "testing", feature = "tokio"))]
+    #[tokio::test(flavor = "current_thread")]
+    async fn memory_conforms_through_the_async_face() {
+        let app = builder("conf_mem_async").setup().unwrap();
+        crate::testing::conformance_async::run_all_async(app.async_cache()).await;
+        assert_eq!(app.cache().stats(), app.async_cache().stats());
         app.close().unwrap();
     }
 

@@ -4,8 +4,10 @@
 //!
 //! It never waits on a lock and never sleeps; the handler's own I/O aside, nothing in it
 //! blocks. The waits a caller may need (single-flight, the stampede lease) belong to the face
-//! that offers them (`get_or_set_with`), so an async face can sit on this same engine and
-//! wait its own way.
+//! that offers them (`get_or_set_with`), so the async face ([`async_engine`](super::async_engine),
+//! feature `tokio`) sits on this same engine and waits its own way: it shares the breaker
+//! ([`admit`](Engine::admit) / [`settle`](Engine::settle)), the policy, the codec and the
+//! counters, and moves only the handler call itself onto tokio's blocking pool.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -35,6 +37,12 @@ pub(super) struct Engine {
     pub(super) log_keys: bool,
     /// Cross-process stampede lease for `get_or_set_with` (`lease_time`); `None`: off.
     pub(super) lease_time: Option<Duration>,
+    /// Whether the handler's calls can block ([`CacheHandler::blocks`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(super) blocks: bool,
+    /// How many calls of the async face may be on the blocking pool at once.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(super) async_blocking_limit: usize,
 }
 
 impl Engine {
@@ -49,10 +57,13 @@ impl Engine {
             policy,
             log_keys,
             lease_time,
+            async_blocking_limit,
         } = settings;
         Engine {
             rules: handler.key_rules(),
             capabilities: handler.capabilities(),
+            blocks: handler.blocks(),
+            async_blocking_limit: async_blocking_limit.to_usize(),
             handler,
             label,
             prefix,
@@ -89,7 +100,10 @@ impl Engine {
     }
 
     /// The wire keys of a batch, all in one buffer (one allocation instead of one per key).
-    fn wire_keys<K: AsRef<str>>(&self, keys: impl Iterator<Item = K>) -> Result<WireKeys> {
+    pub(super) fn wire_keys<K: AsRef<str>>(
+        &self,
+        keys: impl Iterator<Item = K>,
+    ) -> Result<WireKeys> {
         let mut batch = WireKeys::default();
         let mut one = String::new();
         for key in keys {
@@ -103,13 +117,17 @@ impl Engine {
     }
 
     fn span(&self, op: Op, key: &str) -> tracing::span::EnteredSpan {
+        self.span_of(op, key).entered()
+    }
+
+    /// The `cache` span of a call, not entered (the async face instruments a future with it).
+    pub(super) fn span_of(&self, op: Op, key: &str) -> tracing::Span {
         tracing::debug_span!(
             "cache",
             op = op.name(),
             handler = self.label,
             key = %KeyLog { key, full: self.log_keys }
         )
-        .entered()
     }
 
     /// Calls the handler through the circuit breaker, counting the call and its failure.
@@ -118,38 +136,46 @@ impl Engine {
         op: Op,
         f: impl FnOnce(&dyn CacheHandler) -> Result<R>,
     ) -> Result<R> {
-        let stats = &self.stats;
-        stats.call(op);
-        let outcome = match &self.policy.breaker {
-            Some(breaker) => match breaker.check() {
-                Ok(()) => {
-                    let outcome = f(self.handler.as_ref());
-                    breaker.record(&outcome);
-                    outcome
-                }
-                Err(left) => {
-                    stats.breaker_rejection();
-                    Err(Error::Unavailable {
-                        backend: self.label,
-                        source: format!(
-                            "circuit breaker open after {} consecutive failures; calls go through again in {:.1} s",
-                            breaker.threshold(),
-                            left.as_secs_f64()
-                        )
-                        .into(),
-                    })
-                }
-            },
-            None => f(self.handler.as_ref()),
+        self.admit(op)?;
+        self.settle(op, f(self.handler.as_ref()))
+    }
+
+    /// Counts a call of `op` and asks the circuit breaker: `Err` (counted as a failure of
+    /// `op`) while it is open. Each call it lets through must be [`settle`](Self::settle)d.
+    pub(super) fn admit(&self, op: Op) -> Result<()> {
+        self.stats.call(op);
+        let Some(breaker) = &self.policy.breaker else {
+            return Ok(());
         };
+        breaker.check().map_err(|left| {
+            self.stats.breaker_rejection();
+            self.stats.error(op);
+            Error::Unavailable {
+                backend: self.label,
+                source: format!(
+                    "circuit breaker open after {} consecutive failures; calls go through again in {:.1} s",
+                    breaker.threshold(),
+                    left.as_secs_f64()
+                )
+                .into(),
+            }
+        })
+    }
+
+    /// Records the outcome of a call that [`admit`](Self::admit) let through with the breaker
+    /// and the counters.
+    pub(super) fn settle<R>(&self, op: Op, outcome: Result<R>) -> Result<R> {
+        if let Some(breaker) = &self.policy.breaker {
+            breaker.record(&outcome);
+        }
         if outcome.is_err() {
-            stats.error(op);
+            self.stats.error(op);
         }
         outcome
     }
 
     /// Applies a policy: a backend fault becomes `fallback` when `absorb` is set.
-    fn absorb<R>(
+    pub(super) fn absorb<R>(
         &self,
         op: Op,
         outcome: Result<R>,
@@ -171,26 +197,30 @@ impl Engine {
     }
 
     /// `on_read_error = "miss"`: reads that fail read as misses.
-    fn absorbs_read_errors(&self) -> bool {
+    pub(super) fn absorbs_read_errors(&self) -> bool {
         self.policy.on_read == OnRead::Miss
     }
 
     /// `on_write_error = "drop"`: writes that fail are dropped.
-    fn absorbs_write_errors(&self) -> bool {
+    pub(super) fn absorbs_write_errors(&self) -> bool {
         self.policy.on_write == OnWrite::Drop
     }
 
     /// `on_delete_error = "ignore"`: deletes that fail are ignored.
-    fn absorbs_delete_errors(&self) -> bool {
+    pub(super) fn absorbs_delete_errors(&self) -> bool {
         self.policy.on_delete == OnDelete::Ignore
     }
 
-    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: Option<Vec<u8>>) -> Result<Option<T>> {
+    pub(super) fn decode<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<Option<T>> {
         self.decoded(key, bytes.map(|b| (b.len(), codec::decode(&b))))
     }
 
     /// Counts and applies the decode policy to a value decoded from `len` bytes.
-    fn decoded<T>(
+    pub(super) fn decoded<T>(
         &self,
         key: &str,
         decoded: Option<(usize, std::result::Result<T, codec::DecodeError>)>,
@@ -225,7 +255,7 @@ impl Engine {
         }
     }
 
-    fn require(&self, supported: bool, operation: &'static str) -> Result<()> {
+    pub(super) fn require(&self, supported: bool, operation: &'static str) -> Result<()> {
         if supported {
             Ok(())
         } else {
@@ -332,6 +362,16 @@ impl Engine {
         let values = self.absorb(Op::GetMany, outcome, self.absorbs_read_errors(), || {
             vec![None; keys.len()]
         })?;
+        self.decode_batch(keys, values)
+    }
+
+    /// Decodes the values a handler's `get_many` returned for `keys`; a handler that returned
+    /// another number of values is a backend error.
+    pub(super) fn decode_batch<T: DeserializeOwned>(
+        &self,
+        keys: &[&str],
+        values: Vec<Option<Vec<u8>>>,
+    ) -> Result<Vec<Option<T>>> {
         if values.len() != keys.len() {
             self.stats.error(Op::GetMany);
             return Err(Error::Backend {
@@ -355,13 +395,7 @@ impl Engine {
             Op::SetMany,
             entries.first().map(|e| e.0).unwrap_or_default(),
         );
-        let wires = self.wire_keys(entries.iter().map(|(key, _)| key))?;
-        let mut values = Vec::with_capacity(entries.len());
-        for (key, value) in entries {
-            let bytes = codec::encode(key, value)?;
-            self.stats.written(bytes.len());
-            values.push(bytes);
-        }
+        let (wires, values) = self.encode_batch(entries)?;
         let pairs: Vec<(&str, &[u8])> = wires
             .refs()
             .into_iter()
@@ -370,6 +404,29 @@ impl Engine {
             .collect();
         let outcome = self.call(Op::SetMany, |h| h.set_many(&pairs, self.default_ttl));
         self.absorb(Op::SetMany, outcome, self.absorbs_write_errors(), || ())
+    }
+
+    /// The wire keys and encoded values of a `set_many` batch, counted as written.
+    pub(super) fn encode_batch<V: Serialize>(
+        &self,
+        entries: &[(&str, V)],
+    ) -> Result<(WireKeys, Vec<Vec<u8>>)> {
+        let wires = self.wire_keys(entries.iter().map(|(key, _)| key))?;
+        let mut values = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let bytes = codec::encode(key, value)?;
+            self.stats.written(bytes.len());
+            values.push(bytes);
+        }
+        Ok((wires, values))
+    }
+
+    /// The TTL of `get_or_set_with`: `ttl` (never zero), or the section's `expire_time`.
+    pub(super) fn compute_ttl(&self, ttl: Option<Duration>) -> Result<Option<Duration>> {
+        match ttl {
+            Some(ttl) => Some(nonzero(ttl)).transpose(),
+            None => Ok(self.default_ttl),
+        }
     }
 
     pub(super) fn delete_many(&self, keys: &[&str]) -> Result<usize> {
@@ -401,13 +458,13 @@ impl Engine {
 
 /// Wire keys of a batch, stored end to end.
 #[derive(Default)]
-struct WireKeys {
+pub(super) struct WireKeys {
     text: String,
     ends: Vec<(usize, usize)>,
 }
 
 impl WireKeys {
-    fn refs(&self) -> Vec<&str> {
+    pub(super) fn refs(&self) -> Vec<&str> {
         self.ends
             .iter()
             .map(|&(start, end)| &self.text[start..end])

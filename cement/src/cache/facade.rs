@@ -31,7 +31,8 @@ use crate::{Config, Result};
 /// [`KeyRules`]: super::KeyRules
 #[derive(Clone)]
 pub struct Cache {
-    engine: Arc<Engine>,
+    /// Shared with the app's `AsyncCache` (feature `tokio`): one engine under both faces.
+    pub(super) engine: Arc<Engine>,
     /// `get_or_set_with`'s waits live here, beside the engine and not in it (see
     /// [`engine`](super::engine)).
     flights: Arc<Flights>,
@@ -270,10 +271,7 @@ impl Cache {
         F: FnOnce() -> Result<T>,
     {
         self.engine.stats.call(Op::GetOrSetWith);
-        let ttl = match ttl {
-            Some(ttl) => Some(nonzero(ttl)?),
-            None => self.engine.default_ttl,
-        };
+        let ttl = self.engine.compute_ttl(ttl)?;
         if let Some(value) = self.get(key)? {
             return Ok(value);
         }

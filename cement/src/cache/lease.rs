@@ -4,7 +4,9 @@
 //! expired, then compute themselves (the holder may have died).
 //!
 //! [`flight`](super::flight) does the same between threads of one process, and runs first.
-//! The polling schedule is [`Backoff`]; this blocking path sleeps through it.
+//! The polling schedule is [`Backoff`]; this blocking path sleeps through it, and the async
+//! face's ([`async_engine`](super::async_engine), feature `tokio`) awaits a tokio timer
+//! through the same schedule, with the helpers here for the lease key and its outcomes.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,7 @@ use super::engine::Engine;
 use super::policy::is_backend_fault;
 use super::redact::loggable;
 use super::stats::Op;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Runs `compute` and stores its value for `ttl`, under the section's lease if it has one and
 /// the handler can take it (native `add`); without one, at once.
@@ -29,11 +31,9 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> Result<T>,
 {
-    match engine.lease_time {
-        Some(lease_time) if engine.capabilities.add => {
-            under_lease(engine, key, ttl, lease_time, compute)
-        }
-        _ => engine.compute_and_store(key, ttl, compute),
+    match lease_time(engine) {
+        Some(lease_time) => under_lease(engine, key, ttl, lease_time, compute),
+        None => engine.compute_and_store(key, ttl, compute),
     }
 }
 
@@ -49,19 +49,12 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> Result<T>,
 {
-    // The lease lives outside the prefix, where no user key can land (with a non-empty
-    // prefix): "#~lease:" + prefix + key. It is held across the computation, so it gets its
-    // own string rather than the engine's per-thread buffer.
-    let lease_key = format!("#~lease:{}{key}", engine.prefix);
-    let lease = engine.rules.wire_key("", &lease_key)?;
+    let lease = lease_key(engine, key)?;
     let taken = engine.call(Op::Add, |h| h.add(&lease, b"1", Some(lease_time)));
     match taken {
         Ok(true) => {
             let outcome = engine.compute_and_store(key, ttl, compute);
-            if let Err(error) = engine.call(Op::Delete, |h| h.delete(&lease)) {
-                let error = loggable(&error, engine.log_keys);
-                tracing::debug!(handler = engine.label, %error, "releasing a stampede lease failed; it expires by itself");
-            }
+            released(engine, engine.call(Op::Delete, |h| h.delete(&lease)));
             outcome
         }
         Ok(false) => {
@@ -73,19 +66,100 @@ where
             }
             engine.compute_and_store(key, ttl, compute)
         }
-        Err(error) if is_backend_fault(&error) => {
-            let error = loggable(&error, engine.log_keys);
-            tracing::debug!(handler = engine.label, %error, "no stampede lease; computing without one");
+        Err(error) => {
+            without_lease(engine, error)?;
             engine.compute_and_store(key, ttl, compute)
         }
-        Err(error) => Err(error),
+    }
+}
+
+/// The section's lease time, if `get_or_set_with` takes a lease on this handler (one with
+/// native `add`).
+pub(super) fn lease_time(engine: &Engine) -> Option<Duration> {
+    engine.lease_time.filter(|_| engine.capabilities.add)
+}
+
+/// The wire key of `key`'s lease. It lives outside the prefix, where no user key can land
+/// (with a non-empty prefix): `"#~lease:" + prefix + key`. It is held across the computation,
+/// so it gets its own string rather than the engine's per-thread buffer.
+pub(super) fn lease_key(engine: &Engine, key: &str) -> Result<String> {
+    let lease_key = format!("#~lease:{}{key}", engine.prefix);
+    Ok(engine.rules.wire_key("", &lease_key)?.into_owned())
+}
+
+/// Logs a failed release: the lease then expires by itself.
+pub(super) fn released(engine: &Engine, outcome: Result<bool>) {
+    if let Err(error) = outcome {
+        let error = loggable(&error, engine.log_keys);
+        tracing::debug!(handler = engine.label, %error, "releasing a stampede lease failed; it expires by itself");
+    }
+}
+
+/// A lease the backend could not take (a backend fault) does not stop the computation: `Ok`
+/// to compute without one. Any other error is the caller's.
+pub(super) fn without_lease(engine: &Engine, error: Error) -> Result<()> {
+    if !is_backend_fault(&error) {
+        return Err(error);
+    }
+    let error = loggable(&error, engine.log_keys);
+    tracing::debug!(handler = engine.label, %error, "no stampede lease; computing without one");
+    Ok(())
+}
+
+/// [`compute_and_store`] for the async face: the same lease, its waits on a tokio timer
+/// (`tokio::time::sleep`, so the runtime needs its time driver: `enable_time`, or
+/// `#[tokio::main]`), never a thread sleep. A holder that is cancelled mid-computation leaves
+/// its lease to expire by itself.
+#[cfg(feature = "tokio")]
+pub(super) async fn compute_and_store_async<T, F, Fut>(
+    lane: &super::async_engine::AsyncEngine,
+    key: &str,
+    ttl: Option<Duration>,
+    compute: F,
+) -> Result<T>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let engine = lane.engine.as_ref();
+    let Some(lease_time) = lease_time(engine) else {
+        return lane.compute_and_store(key, ttl, compute).await;
+    };
+    let lease = lease_key(engine, key)?;
+    let taking = lease.clone();
+    let taken = lane
+        .call(Op::Add, move |h| h.add(&taking, b"1", Some(lease_time)))
+        .await;
+    match taken {
+        Ok(true) => {
+            let outcome = lane.compute_and_store(key, ttl, compute).await;
+            released(
+                engine,
+                lane.call(Op::Delete, move |h| h.delete(&lease)).await,
+            );
+            outcome
+        }
+        Ok(false) => {
+            for pause in Backoff::new(lease_time) {
+                tokio::time::sleep(pause).await;
+                if let Some(value) = lane.get(key).await? {
+                    return Ok(value);
+                }
+            }
+            lane.compute_and_store(key, ttl, compute).await
+        }
+        Err(error) => {
+            without_lease(engine, error)?;
+            lane.compute_and_store(key, ttl, compute).await
+        }
     }
 }
 
 /// The pauses of a caller that found the lease taken, before each look for the value: 10 ms,
 /// doubling up to 200 ms, until the lease would have expired. Only the schedule: the caller
 /// waits it out its own way (a thread sleeps; an async task would await a timer).
-struct Backoff {
+pub(super) struct Backoff {
     deadline: Instant,
     pause: Duration,
 }
@@ -94,7 +168,7 @@ impl Backoff {
     const FIRST: Duration = Duration::from_millis(10);
     const LONGEST: Duration = Duration::from_millis(200);
 
-    fn new(lease_time: Duration) -> Self {
+    pub(super) fn new(lease_time: Duration) -> Self {
         Backoff {
             deadline: Instant::now() + lease_time,
             pause: Self::FIRST,

@@ -160,6 +160,12 @@ impl CacheHandler for MemoryCacheHandler {
         Ok(())
     }
 
+    /// Never: moka's operations return without waiting on I/O, so the async face calls this
+    /// handler inline, on the calling task.
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::ALL
     }

@@ -1,5 +1,6 @@
 //! The cache interface: the byte-level [`CacheHandler`] trait that handlers implement, and the
-//! typed [`Cache`] facade that applications use through `app.cache()`.
+//! typed [`Cache`] facade that applications use through `app.cache()` — and, with the feature
+//! `tokio`, its async face `AsyncCache` through `app.async_cache()`, on the same engine.
 //!
 //! ```
 //! use cement::App;
@@ -18,6 +19,10 @@
 //! # }
 //! ```
 
+#[cfg(feature = "tokio")]
+mod async_engine;
+#[cfg(feature = "tokio")]
+mod async_facade;
 pub(crate) mod codec;
 mod engine;
 mod facade;
@@ -33,6 +38,8 @@ pub mod stats;
 
 use std::time::Duration;
 
+#[cfg(feature = "tokio")]
+pub use async_facade::AsyncCache;
 pub use facade::Cache;
 pub use key::KeyRules;
 pub use memory::MemoryCacheHandler;
@@ -184,6 +191,22 @@ pub trait CacheHandler: Send + Sync + 'static {
     /// Whether `key` holds a value. Default: a `get`.
     fn exists(&self, key: &str) -> Result<bool> {
         Ok(self.get(key)?.is_some())
+    }
+
+    /// Whether a call can block its thread (network or disk I/O, a lock held across I/O).
+    /// The async face (`AsyncCache`, feature `tokio`) runs the calls of a handler that
+    /// blocks on tokio's blocking pool, and those of one that never blocks inline, on the
+    /// calling task. Default: `true`, the safe answer; the memory handler says `false`.
+    /// Return `false` only if every method returns without waiting on I/O or on another
+    /// thread.
+    ///
+    /// ```
+    /// use cement::cache::{CacheHandler, MemoryCacheHandler};
+    ///
+    /// assert!(!MemoryCacheHandler::new(10).blocks());
+    /// ```
+    fn blocks(&self) -> bool {
+        true
     }
 }
 

@@ -8,6 +8,7 @@
 //! | `on_read_error`, `on_write_error`, `on_delete_error`, `on_decode_error`, `breaker_failures`, `breaker_cooldown` | see [`policy`](super::policy) | what a backend failure does |
 //! | `log_keys` | `false` | show whole keys in traces instead of a digest |
 //! | `lease_time` | `0` | seconds of the cross-process stampede lease of `get_or_set_with`; `0` = off; else more than 0, at most 86400 |
+//! | `async_blocking_limit` | `64` | how many calls of the async face (`app.async_cache()`, feature `tokio`) may run on tokio's blocking pool at once for this cache; more wait, without blocking, for a turn; from 1 to 512 (tokio's default blocking-pool size). Unused by handlers that never block (memory) |
 //!
 //! Handlers never see these keys in their own settings ([`HandlerContext::settings`] leaves
 //! them out), so a handler's settings type can deny unknown fields without declaring them; a
@@ -19,7 +20,7 @@
 use std::time::Duration;
 
 use super::policy::{self, Policy};
-use crate::config::Seconds;
+use crate::config::{Bounded, Seconds};
 use crate::{Config, Result};
 
 /// The facade-owned keys of a handler section, read.
@@ -30,15 +31,24 @@ pub(crate) struct CacheSettings {
     pub(crate) policy: Policy,
     pub(crate) log_keys: bool,
     pub(crate) lease_time: Option<Duration>,
+    pub(crate) async_blocking_limit: AsyncBlockingLimit,
 }
+
+/// The range of `async_blocking_limit`: at least one call, at most tokio's default number of
+/// blocking threads (512), beyond which calls would queue inside tokio anyway.
+pub(crate) type AsyncBlockingLimit = Bounded<1, 512>;
+
+/// `async_blocking_limit` when the section does not set it.
+const ASYNC_BLOCKING_LIMIT: AsyncBlockingLimit = Bounded::saturating(64);
 
 impl CacheSettings {
     /// Every key the facade reads from a handler section.
-    pub(crate) const KEYS: [&'static str; 10] = [
+    pub(crate) const KEYS: [&'static str; 11] = [
         "prefix",
         "expire_time",
         "log_keys",
         "lease_time",
+        "async_blocking_limit",
         policy::KEYS[0],
         policy::KEYS[1],
         policy::KEYS[2],
@@ -72,12 +82,17 @@ impl CacheSettings {
             true => Some(config.get::<Seconds>(section, "lease_time")?.duration()),
             false => None,
         };
+        let async_blocking_limit = match config.has_key(section, "async_blocking_limit") {
+            true => config.get(section, "async_blocking_limit")?,
+            false => ASYNC_BLOCKING_LIMIT,
+        };
         Ok(CacheSettings {
             prefix,
             default_ttl: (expire_time > 0).then(|| Duration::from_secs(expire_time)),
             policy: Policy::from_config(config, section)?,
             log_keys,
             lease_time,
+            async_blocking_limit,
         })
     }
 
@@ -89,6 +104,7 @@ impl CacheSettings {
             policy: Policy::default(),
             log_keys: false,
             lease_time: None,
+            async_blocking_limit: ASYNC_BLOCKING_LIMIT,
         }
     }
 }

@@ -14,7 +14,9 @@
 //! cement::testing::conformance::run_all(app.cache()); // panics with every broken clause
 //! ```
 //!
-//! Each clause uses its own keys and leaves nothing behind but what [`purge_empties`] clears;
+//! Each clause is written once against [`Face`], which [`Cache`] implements, so that
+//! [`conformance_async`](super::conformance_async) (feature `tokio`) runs the same clauses
+//! through the async face. Each clause uses its own keys and leaves nothing behind but what [`purge_empties`] clears;
 //! [`ttl_expires`] and [`touch_sets_a_new_ttl`] sleep two to three seconds each, because
 //! memcached counts TTLs in whole seconds. Clauses for optional operations (`add`, counters,
 //! `touch`) check the native behaviour where the handler declares the capability, and
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::face::Face;
 use super::ok;
 use crate::cache::Cache;
 use crate::Error;
@@ -35,59 +38,67 @@ pub type Outcome = std::result::Result<(), String>;
 /// A clause of the contract.
 pub type Clause = fn(&Cache) -> Outcome;
 
-/// Every clause, with its name, in the order [`run_all`] runs them.
-pub const CLAUSES: &[(&str, Clause)] = &[
-    ("set_then_get", set_then_get),
-    ("miss_is_none", miss_is_none),
-    (
-        "get_or_falls_back_on_miss_only",
-        get_or_falls_back_on_miss_only,
-    ),
-    ("falsy_values_are_hits", falsy_values_are_hits),
-    ("stored_null_is_not_a_miss", stored_null_is_not_a_miss),
-    ("values_round_trip_exactly", values_round_trip_exactly),
-    (
-        "unstorable_values_are_refused",
-        super::values::unstorable_values_are_refused,
-    ),
-    ("overwrite_replaces", overwrite_replaces),
-    ("delete_reports_presence", delete_reports_presence),
-    ("any_utf8_key", any_utf8_key),
-    ("similar_keys_stay_apart", similar_keys_stay_apart),
-    (
-        "undecodable_values_read_as_misses",
-        undecodable_values_read_as_misses,
-    ),
-    ("exists_reports_presence", exists_reports_presence),
-    ("add_stores_only_if_absent", add_stores_only_if_absent),
-    ("counters_are_atomic", counters_are_atomic),
-    ("touch_sets_a_new_ttl", touch_sets_a_new_ttl),
-    (
-        "get_or_set_with_computes_once",
-        get_or_set_with_computes_once,
-    ),
-    ("zero_ttl_is_an_error", zero_ttl_is_an_error),
-    ("batch_operations", batch_operations),
-    (
-        "concurrent_writers_lose_nothing",
-        concurrent_writers_lose_nothing,
-    ),
-    ("ttl_expires", ttl_expires),
-    ("purge_empties", purge_empties),
-];
+/// Declares [`CLAUSES`] (for [`Cache`]) and `clauses::<C>()` (for any [`Face`]) from one
+/// list, so that both faces run the same clauses in the same order.
+macro_rules! clauses {
+    ($($name:ident => $clause:path,)*) => {
+        /// Every clause, with its name, in the order [`run_all`] runs them.
+        pub const CLAUSES: &[(&str, Clause)] = &[$((stringify!($name), $clause),)*];
+
+        /// [`CLAUSES`] for any face.
+        pub(crate) fn clauses<C: Face>() -> Vec<(&'static str, fn(&C) -> Outcome)> {
+            vec![$((stringify!($name), $clause as fn(&C) -> Outcome),)*]
+        }
+    };
+}
+
+clauses! {
+    set_then_get => set_then_get,
+    miss_is_none => miss_is_none,
+    get_or_falls_back_on_miss_only => get_or_falls_back_on_miss_only,
+    falsy_values_are_hits => falsy_values_are_hits,
+    stored_null_is_not_a_miss => stored_null_is_not_a_miss,
+    values_round_trip_exactly => values_round_trip_exactly,
+    unstorable_values_are_refused => super::values::unstorable_values_are_refused,
+    overwrite_replaces => overwrite_replaces,
+    delete_reports_presence => delete_reports_presence,
+    any_utf8_key => any_utf8_key,
+    similar_keys_stay_apart => similar_keys_stay_apart,
+    undecodable_values_read_as_misses => undecodable_values_read_as_misses,
+    exists_reports_presence => exists_reports_presence,
+    add_stores_only_if_absent => add_stores_only_if_absent,
+    counters_are_atomic => counters_are_atomic,
+    touch_sets_a_new_ttl => touch_sets_a_new_ttl,
+    get_or_set_with_computes_once => get_or_set_with_computes_once,
+    zero_ttl_is_an_error => zero_ttl_is_an_error,
+    batch_operations => batch_operations,
+    concurrent_writers_lose_nothing => concurrent_writers_lose_nothing,
+    ttl_expires => ttl_expires,
+    purge_empties => purge_empties,
+}
 
 /// Runs every clause and returns the broken ones with what broke (empty: all hold).
 pub fn check_all(cache: &Cache) -> Vec<(&'static str, String)> {
-    CLAUSES
-        .iter()
-        .filter_map(|(name, clause)| clause(cache).err().map(|msg| (*name, msg)))
+    check_with(cache)
+}
+
+/// Runs every clause against any face.
+pub(crate) fn check_with<C: Face>(cache: &C) -> Vec<(&'static str, String)> {
+    clauses::<C>()
+        .into_iter()
+        .filter_map(|(name, clause)| clause(cache).err().map(|msg| (name, msg)))
         .collect()
 }
 
 /// Runs every clause; panics listing every broken one. Meant for tests.
 #[track_caller]
 pub fn run_all(cache: &Cache) {
-    let broken = check_all(cache);
+    report(cache.handler_label(), &check_all(cache));
+}
+
+/// Panics listing every broken clause, if any.
+#[track_caller]
+pub(crate) fn report(handler: &str, broken: &[(&'static str, String)]) {
     if !broken.is_empty() {
         let report: Vec<String> = broken
             .iter()
@@ -95,7 +106,7 @@ pub fn run_all(cache: &Cache) {
             .collect();
         panic!(
             "the {} cache handler breaks {} clause(s) of the cache contract:\n{}",
-            cache.handler_label(),
+            handler,
             broken.len(),
             report.join("\n")
         );
@@ -103,7 +114,7 @@ pub fn run_all(cache: &Cache) {
 }
 
 /// `set` then `get` returns the value.
-pub fn set_then_get(cache: &Cache) -> Outcome {
+pub fn set_then_get<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:set_then_get", "my value"))?;
     let got: Option<String> = ok("get", cache.get("conformance:set_then_get"))?;
     ensure!(
@@ -115,14 +126,14 @@ pub fn set_then_get(cache: &Cache) -> Outcome {
 }
 
 /// `get` of a key never set is `None`.
-pub fn miss_is_none(cache: &Cache) -> Outcome {
+pub fn miss_is_none<C: Face>(cache: &C) -> Outcome {
     let got: Option<u32> = ok("get", cache.get("conformance:never_set"))?;
     ensure!(got.is_none(), "get of a key never set returned {got:?}");
     Ok(())
 }
 
 /// `get_or` returns the fallback on a miss and the stored value on a hit.
-pub fn get_or_falls_back_on_miss_only(cache: &Cache) -> Outcome {
+pub fn get_or_falls_back_on_miss_only<C: Face>(cache: &C) -> Outcome {
     ok("delete", cache.delete("conformance:fallback"))?;
     ensure!(
         ok("get_or", cache.get_or("conformance:fallback", 1234))? == 1234,
@@ -138,7 +149,7 @@ pub fn get_or_falls_back_on_miss_only(cache: &Cache) -> Outcome {
 }
 
 /// `0`, `false`, `""` and empty lists are hits, not misses.
-pub fn falsy_values_are_hits(cache: &Cache) -> Outcome {
+pub fn falsy_values_are_hits<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:zero", &0))?;
     ok("set", cache.set("conformance:false", &false))?;
     ok("set", cache.set("conformance:empty", ""))?;
@@ -175,7 +186,7 @@ pub fn falsy_values_are_hits(cache: &Cache) -> Outcome {
 }
 
 /// A stored `None` reads back as `Some(None)`: distinguishable from a miss.
-pub fn stored_null_is_not_a_miss(cache: &Cache) -> Outcome {
+pub fn stored_null_is_not_a_miss<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:null", &None::<u8>))?;
     let got: Option<Option<u8>> = ok("get", cache.get("conformance:null"))?;
     ensure!(
@@ -205,7 +216,7 @@ enum Kind {
 
 /// Every value that serializes comes back equal, with its type (unlike Cement's redis handler,
 /// which returned text).
-pub fn values_round_trip_exactly(cache: &Cache) -> Outcome {
+pub fn values_round_trip_exactly<C: Face>(cache: &C) -> Outcome {
     let shape = Shape {
         id: u64::MAX,
         name: "naïve \u{1F600} \"quoted\"\n".into(),
@@ -269,7 +280,7 @@ pub fn values_round_trip_exactly(cache: &Cache) -> Outcome {
 }
 
 /// A second `set` replaces the first value.
-pub fn overwrite_replaces(cache: &Cache) -> Outcome {
+pub fn overwrite_replaces<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:overwrite", &1))?;
     ok("set", cache.set("conformance:overwrite", &2))?;
     ensure!(
@@ -281,7 +292,7 @@ pub fn overwrite_replaces(cache: &Cache) -> Outcome {
 }
 
 /// `delete` returns `true` for a present key and `false` for a missing one.
-pub fn delete_reports_presence(cache: &Cache) -> Outcome {
+pub fn delete_reports_presence<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:delete", &4321))?;
     ensure!(
         ok("delete", cache.delete("conformance:delete"))?,
@@ -300,7 +311,7 @@ pub fn delete_reports_presence(cache: &Cache) -> Outcome {
 
 /// Any UTF-8 string is a key: spaces, newlines, protocol words, control characters, 1000
 /// bytes, the empty string.
-pub fn any_utf8_key(cache: &Cache) -> Outcome {
+pub fn any_utf8_key<C: Face>(cache: &C) -> Outcome {
     let long = "k".repeat(1000);
     let keys = [
         "conformance:with space",
@@ -332,7 +343,7 @@ pub fn any_utf8_key(cache: &Cache) -> Outcome {
 
 /// Keys that differ only where a backend could not store them (whitespace, length beyond the
 /// backend's limit) stay distinct.
-pub fn similar_keys_stay_apart(cache: &Cache) -> Outcome {
+pub fn similar_keys_stay_apart<C: Face>(cache: &C) -> Outcome {
     let a = format!("conformance:{}a", "p".repeat(300));
     let b = format!("conformance:{}b", "p".repeat(300));
     let keys = [
@@ -360,7 +371,7 @@ pub fn similar_keys_stay_apart(cache: &Cache) -> Outcome {
 /// A value that cannot be read as the asked type — stored as another type, or foreign bytes
 /// written by another program — reads as a miss and is counted (or, with
 /// `on_decode_error = "raise"`, is an [`Error::Codec`]); never a panic or garbage.
-pub fn undecodable_values_read_as_misses(cache: &Cache) -> Outcome {
+pub fn undecodable_values_read_as_misses<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:typed", "text"))?;
     let wire = ok("wire_key", cache.wire_key("conformance:foreign"))?;
     ok(
@@ -395,7 +406,7 @@ pub fn undecodable_values_read_as_misses(cache: &Cache) -> Outcome {
 }
 
 /// `exists` tells a present key from a missing one.
-pub fn exists_reports_presence(cache: &Cache) -> Outcome {
+pub fn exists_reports_presence<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:exists", &0))?;
     ensure!(
         ok("exists", cache.exists("conformance:exists"))?,
@@ -418,7 +429,7 @@ fn expect_unsupported<T: std::fmt::Debug>(what: &str, result: crate::Result<T>) 
 
 /// `add` stores only when the key is absent, atomically: of eight threads adding one key, one
 /// wins. A handler without the capability refuses with [`Error::Unsupported`].
-pub fn add_stores_only_if_absent(cache: &Cache) -> Outcome {
+pub fn add_stores_only_if_absent<C: Face>(cache: &C) -> Outcome {
     if !cache.capabilities().add {
         return expect_unsupported("add", cache.add("conformance:add", &1));
     }
@@ -456,7 +467,7 @@ pub fn add_stores_only_if_absent(cache: &Cache) -> Outcome {
 /// `incr`/`decr` are atomic unsigned counters: they start from 0, `decr` stops at 0, eight
 /// threads × 100 increments make 800, a counter reads back with `get::<u64>`, `set` of an
 /// unsigned integer makes a counter, and a value that is not a counter is refused.
-pub fn counters_are_atomic(cache: &Cache) -> Outcome {
+pub fn counters_are_atomic<C: Face>(cache: &C) -> Outcome {
     if !cache.capabilities().counters {
         expect_unsupported("incr", cache.incr("conformance:counter", 1))?;
         return expect_unsupported("decr", cache.decr("conformance:counter", 1));
@@ -506,7 +517,7 @@ pub fn counters_are_atomic(cache: &Cache) -> Outcome {
 }
 
 /// `touch` gives a present key a new TTL and reports a missing one.
-pub fn touch_sets_a_new_ttl(cache: &Cache) -> Outcome {
+pub fn touch_sets_a_new_ttl<C: Face>(cache: &C) -> Outcome {
     if !cache.capabilities().touch {
         return expect_unsupported("touch", cache.touch("conformance:touch", None));
     }
@@ -535,7 +546,7 @@ pub fn touch_sets_a_new_ttl(cache: &Cache) -> Outcome {
 }
 
 /// `get_or_set_with` computes on a miss, stores, and serves the stored value afterwards.
-pub fn get_or_set_with_computes_once(cache: &Cache) -> Outcome {
+pub fn get_or_set_with_computes_once<C: Face>(cache: &C) -> Outcome {
     ok("delete", cache.delete("conformance:computed"))?;
     let first: String = ok(
         "get_or_set_with",
@@ -558,7 +569,7 @@ pub fn get_or_set_with_computes_once(cache: &Cache) -> Outcome {
 }
 
 /// `set_with_ttl` with a zero duration is an error and stores nothing.
-pub fn zero_ttl_is_an_error(cache: &Cache) -> Outcome {
+pub fn zero_ttl_is_an_error<C: Face>(cache: &C) -> Outcome {
     match cache.set_with_ttl("conformance:zero_ttl", &1, Duration::ZERO) {
         Err(Error::InvalidArgument(_)) => {}
         other => {
@@ -576,7 +587,7 @@ pub fn zero_ttl_is_an_error(cache: &Cache) -> Outcome {
 
 /// `get_many` answers in key order with misses in place; `set_many` stores all; `delete_many`
 /// counts what it removed.
-pub fn batch_operations(cache: &Cache) -> Outcome {
+pub fn batch_operations<C: Face>(cache: &C) -> Outcome {
     let keys: Vec<String> = (0..20).map(|i| format!("conformance:batch:{i}")).collect();
     let entries: Vec<(&str, usize)> = keys
         .iter()
@@ -602,7 +613,7 @@ pub fn batch_operations(cache: &Cache) -> Outcome {
 }
 
 /// Eight threads writing and reading their own keys lose nothing.
-pub fn concurrent_writers_lose_nothing(cache: &Cache) -> Outcome {
+pub fn concurrent_writers_lose_nothing<C: Face>(cache: &C) -> Outcome {
     const THREADS: usize = 8;
     const OPS: usize = 200;
     let results: Vec<Outcome> = std::thread::scope(|scope| {
@@ -660,7 +671,7 @@ pub fn concurrent_writers_lose_nothing(cache: &Cache) -> Outcome {
 }
 
 /// A value set with a TTL is there at first and gone after it (Cement's `time=`).
-pub fn ttl_expires(cache: &Cache) -> Outcome {
+pub fn ttl_expires<C: Face>(cache: &C) -> Outcome {
     ok(
         "set_with_ttl",
         cache.set_with_ttl("conformance:ttl", &1003, Duration::from_secs(2)),
@@ -686,7 +697,7 @@ pub fn ttl_expires(cache: &Cache) -> Outcome {
 }
 
 /// After `purge`, nothing this cache stored is found.
-pub fn purge_empties(cache: &Cache) -> Outcome {
+pub fn purge_empties<C: Face>(cache: &C) -> Outcome {
     ok("set", cache.set("conformance:purge:a", &1002))?;
     ok("set", cache.set("conformance:purge:b", "x"))?;
     ok("purge", cache.purge())?;

@@ -25,7 +25,10 @@ macro_rules! ensure {
 
 mod black_hole;
 pub mod conformance;
+#[cfg(feature = "tokio")]
+pub mod conformance_async;
 mod error;
+mod face;
 mod process;
 pub mod values;
 

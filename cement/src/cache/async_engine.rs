@@ -1,0 +1,336 @@
+//! The async face's call pipeline (feature `tokio`): the same [`Engine`] as the blocking
+//! [`Cache`](super::Cache) — key mapping, codec, breaker, policy, counters, tracing — with only
+//! the handler call moved off the task.
+//!
+//! * A handler that [never blocks](super::CacheHandler::blocks) (memory) is called through the
+//!   blocking engine's own operations, inline, on the calling task.
+//! * Any other handler's calls run on tokio's blocking pool (`spawn_blocking`), at most
+//!   `async_blocking_limit` of them per cache at once (a `tokio::sync::Semaphore`; the others
+//!   wait without blocking). The breaker is asked and the key mapped and the value encoded
+//!   before, on the task; the value is decoded and the policy applied after, on the task.
+//!
+//! **Cancellation.** A future dropped while its handler call is on the blocking pool does not
+//! stop that call: it runs to completion on its blocking thread, the breaker and the counters
+//! record its outcome there, and its result is dropped. So a connection is never abandoned
+//! half-way through a request, and never answers the next caller with the previous caller's
+//! reply. Dropping a future before its call started leaves nothing behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use super::engine::{nonzero, Engine};
+use super::stats::Op;
+use super::{codec, CacheHandler};
+use crate::{Error, Result};
+
+/// The engine, and the permits of its calls on the blocking pool.
+#[derive(Clone)]
+pub(super) struct AsyncEngine {
+    pub(super) engine: Arc<Engine>,
+    permits: Arc<Semaphore>,
+}
+
+impl AsyncEngine {
+    pub(super) fn new(engine: Arc<Engine>) -> Self {
+        let permits = Arc::new(Semaphore::new(engine.async_blocking_limit));
+        AsyncEngine { engine, permits }
+    }
+
+    /// Calls the handler through the breaker, counting the call and its failure, off the task
+    /// if the handler blocks.
+    pub(super) async fn call<R: Send + 'static>(
+        &self,
+        op: Op,
+        f: impl FnOnce(&dyn CacheHandler) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let engine = &self.engine;
+        engine.admit(op)?;
+        if !engine.blocks {
+            return engine.settle(op, f(engine.handler.as_ref()));
+        }
+        // Not the backend's failure: counted, but kept from the breaker.
+        let refused = |error| {
+            engine.stats.error(op);
+            Err(error)
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return refused(outside_runtime());
+        };
+        // Never closed, so acquiring only fails if it were.
+        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+            return refused(outside_runtime());
+        };
+        let shared = Arc::clone(engine);
+        // The blocking call settles its own outcome, so a caller that stops waiting (a dropped
+        // future) still leaves the breaker and the counters right.
+        let call = runtime.spawn_blocking(move || {
+            let _permit = permit;
+            shared.settle(op, f(shared.handler.as_ref()))
+        });
+        match call.await {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                engine.stats.error(op);
+                Err(Error::Backend {
+                    backend: engine.label,
+                    source: format!("the handler's {} call panicked: {failure}", op.name()).into(),
+                })
+            }
+        }
+    }
+
+    // The operations, in the order and with the meaning of the blocking engine's.
+
+    pub(super) async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.get(key);
+        }
+        async {
+            let wire = engine.wire_key(key)?.into_owned();
+            let outcome = self.call(Op::Get, move |h| h.get(&wire)).await;
+            let bytes = engine.absorb(Op::Get, outcome, engine.absorbs_read_errors(), || None)?;
+            engine.decode(key, bytes)
+        }
+        .instrument(engine.span_of(Op::Get, key))
+        .await
+    }
+
+    pub(super) async fn exists(&self, key: &str) -> Result<bool> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.exists(key);
+        }
+        async {
+            let wire = engine.wire_key(key)?.into_owned();
+            let outcome = self.call(Op::Exists, move |h| h.exists(&wire)).await;
+            engine.absorb(Op::Exists, outcome, engine.absorbs_read_errors(), || false)
+        }
+        .instrument(engine.span_of(Op::Exists, key))
+        .await
+    }
+
+    pub(super) async fn set<V: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &V,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.set(key, value, ttl);
+        }
+        let span = engine.span_of(Op::Set, key);
+        let (wire, bytes) = span.in_scope(|| self.encode(key, value))?;
+        async {
+            let outcome = self.call(Op::Set, move |h| h.set(&wire, &bytes, ttl)).await;
+            engine.absorb(Op::Set, outcome, engine.absorbs_write_errors(), || ())
+        }
+        .instrument(span)
+        .await
+    }
+
+    pub(super) async fn add<V: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &V,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.add(key, value, ttl);
+        }
+        let span = engine.span_of(Op::Add, key);
+        let (wire, bytes) = span.in_scope(|| {
+            engine.require(engine.capabilities.add, "add")?;
+            self.encode(key, value)
+        })?;
+        self.call(Op::Add, move |h| h.add(&wire, &bytes, ttl))
+            .instrument(span)
+            .await
+    }
+
+    /// The wire key of `key` and `value` encoded (counted as written), owned, for a call that
+    /// leaves the task.
+    fn encode<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<(String, Vec<u8>)> {
+        let wire = self.engine.wire_key(key)?.into_owned();
+        let bytes = codec::encode(key, value)?;
+        self.engine.stats.written(bytes.len());
+        Ok((wire, bytes))
+    }
+
+    /// `incr` (`up`) or `decr` by `delta`, with the section's TTL for a new counter.
+    pub(super) async fn count(&self, up: bool, key: &str, delta: u64) -> Result<u64> {
+        let engine = &self.engine;
+        let op = if up { Op::Incr } else { Op::Decr };
+        let step = move |h: &dyn CacheHandler, wire: &str, ttl| match up {
+            true => h.incr(wire, delta, ttl),
+            false => h.decr(wire, delta, ttl),
+        };
+        if !engine.blocks {
+            return engine.count(op, key, step);
+        }
+        let span = engine.span_of(op, key);
+        let wire = span.in_scope(|| {
+            engine.require(engine.capabilities.counters, op.name())?;
+            engine.wire_key(key).map(|wire| wire.into_owned())
+        })?;
+        let ttl = engine.default_ttl;
+        self.call(op, move |h| step(h, &wire, ttl))
+            .instrument(span)
+            .await
+    }
+
+    pub(super) async fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.touch(key, ttl);
+        }
+        async {
+            engine.require(engine.capabilities.touch, "touch")?;
+            let ttl = ttl.map(nonzero).transpose()?;
+            let wire = engine.wire_key(key)?.into_owned();
+            let outcome = self.call(Op::Touch, move |h| h.touch(&wire, ttl)).await;
+            engine.absorb(Op::Touch, outcome, engine.absorbs_write_errors(), || false)
+        }
+        .instrument(engine.span_of(Op::Touch, key))
+        .await
+    }
+
+    pub(super) async fn delete(&self, key: &str) -> Result<bool> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.delete(key);
+        }
+        async {
+            let wire = engine.wire_key(key)?.into_owned();
+            let outcome = self.call(Op::Delete, move |h| h.delete(&wire)).await;
+            engine.absorb(Op::Delete, outcome, engine.absorbs_delete_errors(), || {
+                false
+            })
+        }
+        .instrument(engine.span_of(Op::Delete, key))
+        .await
+    }
+
+    pub(super) async fn purge(&self) -> Result<()> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.purge();
+        }
+        async {
+            let outcome = self.call(Op::Purge, |h| h.purge()).await;
+            engine.absorb(Op::Purge, outcome, engine.absorbs_delete_errors(), || ())
+        }
+        .instrument(engine.span_of(Op::Purge, ""))
+        .await
+    }
+
+    pub(super) async fn get_many<T: DeserializeOwned>(
+        &self,
+        keys: &[&str],
+    ) -> Result<Vec<Option<T>>> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.get_many(keys);
+        }
+        async {
+            let wires = engine.wire_keys(keys.iter())?;
+            let outcome = self
+                .call(Op::GetMany, move |h| h.get_many(&wires.refs()))
+                .await;
+            let values =
+                engine.absorb(Op::GetMany, outcome, engine.absorbs_read_errors(), || {
+                    vec![None; keys.len()]
+                })?;
+            engine.decode_batch(keys, values)
+        }
+        .instrument(engine.span_of(Op::GetMany, first(keys)))
+        .await
+    }
+
+    pub(super) async fn set_many<V: Serialize>(&self, entries: &[(&str, V)]) -> Result<()> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.set_many(entries);
+        }
+        let span = engine.span_of(
+            Op::SetMany,
+            entries.first().map(|e| e.0).unwrap_or_default(),
+        );
+        let (wires, values) = span.in_scope(|| engine.encode_batch(entries))?;
+        let ttl = engine.default_ttl;
+        async {
+            let outcome = self
+                .call(Op::SetMany, move |h| {
+                    let pairs: Vec<(&str, &[u8])> = wires
+                        .refs()
+                        .into_iter()
+                        .zip(&values)
+                        .map(|(w, v)| (w, v.as_slice()))
+                        .collect();
+                    h.set_many(&pairs, ttl)
+                })
+                .await;
+            engine.absorb(Op::SetMany, outcome, engine.absorbs_write_errors(), || ())
+        }
+        .instrument(span)
+        .await
+    }
+
+    pub(super) async fn delete_many(&self, keys: &[&str]) -> Result<usize> {
+        let engine = &self.engine;
+        if !engine.blocks {
+            return engine.delete_many(keys);
+        }
+        async {
+            let wires = engine.wire_keys(keys.iter())?;
+            let outcome = self
+                .call(Op::DeleteMany, move |h| h.delete_many(&wires.refs()))
+                .await;
+            engine.absorb(
+                Op::DeleteMany,
+                outcome,
+                engine.absorbs_delete_errors(),
+                || 0,
+            )
+        }
+        .instrument(engine.span_of(Op::DeleteMany, first(keys)))
+        .await
+    }
+
+    /// Awaits `compute` (counted as `compute`) and stores its value for `ttl`; an error from
+    /// `compute` stores nothing.
+    pub(super) async fn compute_and_store<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        compute: F,
+    ) -> Result<T>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let stats = &self.engine.stats;
+        stats.call(Op::Compute);
+        let value = compute().await.inspect_err(|_| stats.error(Op::Compute))?;
+        self.set(key, &value, ttl).await?;
+        Ok(value)
+    }
+}
+
+fn first<'k>(keys: &[&'k str]) -> &'k str {
+    keys.first().copied().unwrap_or_default()
+}
+
+fn outside_runtime() -> Error {
+    Error::InvalidArgument(
+        "the async cache was called outside a tokio runtime; call it from a task (`#[tokio::main]`, `Runtime::block_on`) or use the blocking `app.cache()`".into(),
+    )
+}
