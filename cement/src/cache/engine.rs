@@ -4,7 +4,7 @@
 //!
 //! It never waits on a lock and never sleeps; the handler's own I/O aside, nothing in it
 //! blocks. The waits a caller may need (single-flight, the stampede lease) belong to the face
-//! that offers them (`get_or_set_with`), so the async face ([`async_engine`](super::async_engine),
+//! that offers them (`get_or_set_with`), so the async face (`async_engine.rs`,
 //! feature `tokio`) sits on this same engine and waits its own way: it shares the breaker
 //! ([`admit`](Engine::admit) / [`settle`](Engine::settle)), the policy, the codec and the
 //! counters, and moves only the handler call itself onto tokio's blocking pool.
@@ -38,10 +38,10 @@ pub(super) struct Engine {
     /// Cross-process stampede lease for `get_or_set_with` (`lease_time`); `None`: off.
     pub(super) lease_time: Option<Duration>,
     /// Whether the handler's calls can block ([`CacheHandler::blocks`]).
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg(feature = "tokio")]
     pub(super) blocks: bool,
     /// How many calls of the async face may be on the blocking pool at once.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg(feature = "tokio")]
     pub(super) async_blocking_limit: usize,
 }
 
@@ -59,10 +59,15 @@ impl Engine {
             lease_time,
             async_blocking_limit,
         } = settings;
+        // Read (and range-checked) with the other keys either way; only the async face uses it.
+        #[cfg(not(feature = "tokio"))]
+        let _ = async_blocking_limit;
         Engine {
             rules: handler.key_rules(),
             capabilities: handler.capabilities(),
+            #[cfg(feature = "tokio")]
             blocks: handler.blocks(),
+            #[cfg(feature = "tokio")]
             async_blocking_limit: async_blocking_limit.to_usize(),
             handler,
             label,

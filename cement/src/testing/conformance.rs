@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Each clause is written once against [`Face`], which [`Cache`] implements, so that
-//! [`conformance_async`](super::conformance_async) (feature `tokio`) runs the same clauses
+//! `conformance_async` (feature `tokio`) runs the same clauses
 //! through the async face. Each clause uses its own keys and leaves nothing behind but what [`purge_empties`] clears;
 //! [`ttl_expires`] and [`touch_sets_a_new_ttl`] sleep two to three seconds each, because
 //! memcached counts TTLs in whole seconds. Clauses for optional operations (`add`, counters,

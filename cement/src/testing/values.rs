@@ -174,7 +174,7 @@ pub fn deep_value() -> impl Strategy<Value = Value> {
 /// A clause of the conformance suite (`conformance::CLAUSES`): what JSON would store but not give back — `NaN`, `±inf`, `Some(None)`, nesting of 128
 /// levels or more — is refused by `set` (and `set_many`, `add`) with [`Error::Codec`], and the
 /// value stored before stays; values just inside the limits round-trip.
-pub fn unstorable_values_are_refused<C: super::conformance::Face>(cache: &C) -> Result<(), String> {
+pub fn unstorable_values_are_refused<C: super::face::Face>(cache: &C) -> Result<(), String> {
     #[derive(Serialize)]
     struct Reading {
         name: &'static str,
