@@ -9,7 +9,7 @@
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
@@ -154,8 +154,45 @@ fn create_file(path: &Path) -> io::Result<()> {
         .map(drop)
 }
 
+/// Runs `step` again while SQLite answers busy or locked, until `busy_timeout` has passed.
+///
+/// SQLite's busy handler does not cover every lock it takes: switching a new file to WAL and
+/// the first schema transaction can answer `SQLITE_BUSY` at once when another process is doing
+/// the same (seen with eight processes creating one cache file together), so opening retries.
+fn retry_busy<T>(
+    busy_timeout: Duration,
+    mut step: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + busy_timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match step() {
+            Err(err)
+                if matches!(
+                    code(&err),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && Instant::now() + pause < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A connection to `path` in WAL mode with the busy timeout and `synchronous` set.
 pub(crate) fn connect(
+    path: &Path,
+    busy_timeout: Duration,
+    synchronous: Synchronous,
+) -> rusqlite::Result<Connection> {
+    retry_busy(busy_timeout, || {
+        connect_once(path, busy_timeout, synchronous)
+    })
+}
+
+fn connect_once(
     path: &Path,
     busy_timeout: Duration,
     synchronous: Synchronous,
@@ -269,6 +306,6 @@ pub(crate) fn open(
         }
     };
     let mut conn = connect(path, busy_timeout, synchronous).map_err(setup_error)?;
-    init_schema(&mut conn).map_err(setup_error)??;
+    retry_busy(busy_timeout, || init_schema(&mut conn)).map_err(setup_error)??;
     Ok(conn)
 }
