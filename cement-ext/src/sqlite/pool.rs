@@ -11,9 +11,13 @@ use rusqlite::Connection;
 use super::config::Synchronous;
 
 struct State {
-    idle: Vec<Connection>,
+    /// Boxed: a checkout and a return move a pointer, not the connection's state.
+    idle: Vec<Box<Connection>>,
     /// Connections that exist, idle or lent out.
     open: usize,
+    /// Threads waiting in `checkout` for a connection to be freed: a returned connection
+    /// wakes one only when there is one (waking costs a system call even with no waiter).
+    waiting: usize,
 }
 
 /// Why no connection could be had.
@@ -48,8 +52,9 @@ impl Pool {
             synchronous,
             size: size.max(1),
             state: Mutex::new(State {
-                idle: vec![first],
+                idle: vec![Box::new(first)],
                 open: 1,
+                waiting: 0,
             }),
             freed: Condvar::new(),
         }
@@ -72,18 +77,22 @@ impl Pool {
         let result = op(&mut conn);
         let keep = !matches!(&result, Err(err) if drop_after(err));
         let mut state = self.lock();
+        let wake = state.waiting > 0;
         if keep && state.idle.len() < self.size {
             state.idle.push(conn);
+            drop(state);
         } else {
             state.open -= 1;
             drop(state);
             drop(conn);
         }
-        self.freed.notify_one();
+        if wake {
+            self.freed.notify_one();
+        }
         Ok(result)
     }
 
-    fn checkout(&self) -> Result<Connection, CheckoutError> {
+    fn checkout(&self) -> Result<Box<Connection>, CheckoutError> {
         let deadline = Instant::now() + self.busy_timeout;
         let mut state = self.lock();
         loop {
@@ -94,9 +103,16 @@ impl Pool {
                 state.open += 1;
                 drop(state);
                 return super::open::connect(&self.path, self.busy_timeout, self.synchronous)
+                    .map(Box::new)
                     .map_err(|err| {
-                        self.lock().open -= 1;
-                        self.freed.notify_one();
+                        let wake = {
+                            let mut state = self.lock();
+                            state.open -= 1;
+                            state.waiting > 0
+                        };
+                        if wake {
+                            self.freed.notify_one();
+                        }
                         CheckoutError::Open(err)
                     });
             }
@@ -107,11 +123,13 @@ impl Pool {
                     waited: self.busy_timeout,
                 });
             }
+            state.waiting += 1;
             state = self
                 .freed
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            state.waiting -= 1;
         }
     }
 
