@@ -33,10 +33,11 @@ const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// Pages the WAL holds before a commit checkpoints it into the database (SQLite's default is
 /// 1000). A checkpoint syncs the WAL and the database to disk even under `synchronous =
-/// NORMAL`; on a busy disk those two `fsync`s cost milliseconds, paid by one write in every
-/// few hundred, which was most of the average write time measured (`benches/README.md`).
-/// 10,000 pages (40 MiB of 4 KiB pages, under `JOURNAL_SIZE_LIMIT`) pays them ten times less
-/// often; readers find pages in the WAL by its hash index, so a longer WAL does not slow them.
+/// NORMAL`, two `fsync`s paid by one write in every few hundred; 10,000 pages (40 MiB of 4 KiB
+/// pages, under `JOURNAL_SIZE_LIMIT`) pays them ten times less often. On the loaded machine
+/// of the benches the difference against 1000 did not show above the noise, and a longer WAL
+/// makes SQLite's WAL hash chains of hot pages longer (`walIndexAppend` led the profile of
+/// writes): re-measure both on a quiet machine (`benches/README.md`, sqlite).
 pub(crate) const WAL_AUTOCHECKPOINT: i64 = 10_000;
 
 const SCHEMA: &str = "

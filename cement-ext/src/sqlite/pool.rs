@@ -11,8 +11,7 @@ use rusqlite::Connection;
 use super::config::Synchronous;
 
 struct State {
-    /// Boxed: a checkout and a return move a pointer, not the connection's state.
-    idle: Vec<Box<Connection>>,
+    idle: Vec<Connection>,
     /// Connections that exist, idle or lent out.
     open: usize,
     /// Threads waiting in `checkout` for a connection to be freed: a returned connection
@@ -52,7 +51,7 @@ impl Pool {
             synchronous,
             size: size.max(1),
             state: Mutex::new(State {
-                idle: vec![Box::new(first)],
+                idle: vec![first],
                 open: 1,
                 waiting: 0,
             }),
@@ -92,7 +91,7 @@ impl Pool {
         Ok(result)
     }
 
-    fn checkout(&self) -> Result<Box<Connection>, CheckoutError> {
+    fn checkout(&self) -> Result<Connection, CheckoutError> {
         let deadline = Instant::now() + self.busy_timeout;
         let mut state = self.lock();
         loop {
@@ -103,7 +102,6 @@ impl Pool {
                 state.open += 1;
                 drop(state);
                 return super::open::connect(&self.path, self.busy_timeout, self.synchronous)
-                    .map(Box::new)
                     .map_err(|err| {
                         let wake = {
                             let mut state = self.lock();
