@@ -43,9 +43,11 @@ const UPSERT: &str = "INSERT INTO cement_cache(key, value, size, expire, stored,
      VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(key) DO UPDATE SET value = excluded.value, \
      size = excluded.size, expire = excluded.expire, stored = excluded.stored, \
      accessed = excluded.accessed";
+const GET_TOUCHING: &str = "UPDATE cement_cache SET accessed = ?3 \
+     WHERE key = ?1 AND (expire IS NULL OR expire > ?2) RETURNING value";
 const COUNTER_ROW: &str = "SELECT value, expire FROM cement_cache WHERE key = ?1";
 const CULL_EXPIRED: &str = "DELETE FROM cement_cache WHERE rowid IN (SELECT rowid FROM \
-     cement_cache WHERE expire IS NOT NULL AND expire <= ?1 ORDER BY expire LIMIT ?2)";
+     cement_cache WHERE expire IS NOT NULL AND expire <= ?1 ORDER BY expire LIMIT 10)";
 const TOTALS: &str = "SELECT (SELECT value FROM cement_meta WHERE name = 'size'), \
      (SELECT value FROM cement_meta WHERE name = 'count')";
 
@@ -65,7 +67,23 @@ fn raw_connection(path: &Path) -> Connection {
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .unwrap();
     conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+        .unwrap();
+    let checkpoint =
+        std::env::var("BENCH_WAL_AUTOCHECKPOINT").map_or(10_000, |n| n.parse().unwrap());
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint)
+        .unwrap();
     conn
+}
+
+/// `least-recently-used`'s get: the hit records its time, so it is a write (autocommit).
+fn raw_get_touching(conn: &Connection, key: &str) -> Option<Vec<u8>> {
+    let (ms, us) = now();
+    conn.prepare_cached(GET_TOUCHING)
+        .unwrap()
+        .query_row(params![key.as_bytes(), ms, us], |r| r.get(0))
+        .optional()
+        .unwrap()
 }
 
 fn raw_get(conn: &Connection, key: &str) -> Option<Vec<u8>> {
@@ -81,7 +99,7 @@ fn raw_get(conn: &Connection, key: &str) -> Option<Vec<u8>> {
 fn raw_cull(tx: &rusqlite::Transaction<'_>, ms: i64) {
     tx.prepare_cached(CULL_EXPIRED)
         .unwrap()
-        .execute(params![ms, 10])
+        .execute([ms])
         .unwrap();
     let _: (i64, i64) = tx
         .prepare_cached(TOTALS)
@@ -153,9 +171,14 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        Fixture::with_eviction("least-recently-stored")
+    }
+
+    fn with_eviction(eviction: &str) -> Self {
         let dir = TempDir::new("bench");
         let app = support::app("bench", "sqlite")
             .set("cache.sqlite", "path", dir.db().display().to_string())
+            .set("cache.sqlite", "eviction", eviction)
             .setup()
             .expect("app setup");
         let value = value();
@@ -223,13 +246,14 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+const BATCH: usize = 200;
+const ROUNDS: usize = 60;
+
 type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
 /// The three variants of each operation in rotating order, `ROUNDS` rounds of `BATCH` calls;
 /// prints each variant's median time per call and its ratio to `raw`.
 fn interleaved() {
-    const BATCH: usize = 200;
-    const ROUNDS: usize = 60;
     let f = Fixture::new();
     let cache = f.app.cache().clone();
     let handler = cache.handler();
@@ -293,26 +317,155 @@ fn interleaved() {
         ),
     ];
     println!("\nsqlite, interleaved ({ROUNDS} rounds of {BATCH} calls; median µs per call, ratio to raw):");
-    for (name, mut variants) in ops {
-        let mut times = vec![Vec::with_capacity(ROUNDS); variants.len()];
-        for round in 0..ROUNDS {
-            for i in 0..variants.len() {
-                let v = (i + round) % variants.len();
-                let started = Instant::now();
-                for _ in 0..BATCH {
-                    (variants[v].1)();
-                }
-                times[v].push(started.elapsed().as_secs_f64() * 1e6 / BATCH as f64);
-            }
-        }
-        let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
-        let line: Vec<String> = variants
-            .iter()
-            .zip(&medians)
-            .map(|((label, _), m)| format!("{label} {m:.2} µs ({:.2}×)", m / medians[0]))
-            .collect();
-        println!("  {name:<5} {}", line.join("   "));
+    for (name, variants) in ops {
+        report(name, variants);
     }
+    lru_get();
+    anchor_shape();
+}
+
+/// `ROUNDS` rounds of `BATCH` calls of each variant in rotating order; prints the medians per
+/// call and their ratio to the first variant.
+fn report(name: &str, mut variants: Vec<Variant<'_>>) {
+    let mut times = vec![Vec::with_capacity(ROUNDS); variants.len()];
+    for round in 0..ROUNDS {
+        for i in 0..variants.len() {
+            let v = (i + round) % variants.len();
+            let started = Instant::now();
+            for _ in 0..BATCH {
+                (variants[v].1)();
+            }
+            times[v].push(started.elapsed().as_secs_f64() * 1e6 / BATCH as f64);
+        }
+    }
+    let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+    let line: Vec<String> = variants
+        .iter()
+        .zip(&medians)
+        .map(|((label, _), m)| format!("{label} {m:.2} µs ({:.2}×)", m / medians[0]))
+        .collect();
+    println!("  {name:<8} {}", line.join("   "));
+}
+
+/// `least-recently-used` eviction: every hit records its time, so a `get` is a write (one
+/// autocommit `UPDATE … RETURNING`).
+fn lru_get() {
+    let f = Fixture::with_eviction("least-recently-used");
+    let cache = f.app.cache().clone();
+    let handler = cache.handler();
+    let wire = f.wire.as_str();
+    let raw = f.raw;
+    report(
+        "lru get",
+        vec![
+            (
+                "raw",
+                Box::new(|| drop(black_box(raw_get_touching(&raw, wire)))),
+            ),
+            (
+                "handler",
+                Box::new(|| drop(black_box(handler.get(wire).unwrap()))),
+            ),
+            (
+                "cache",
+                Box::new(|| drop(black_box(cache.get::<String>(KEY).unwrap()))),
+            ),
+        ],
+    );
+}
+
+/// The shape of `benches/diskcache_anchor.py` (1,000 keys, 100-byte values, cycled), through
+/// `app.cache()`, and the floor of a write: raw `rusqlite` doing only an upsert of the same
+/// entries in a `BEGIN IMMEDIATE` transaction, on a bare two-column table (no expiry, no
+/// totals, no eviction index) with the same pragmas.
+fn anchor_shape() {
+    let f = Fixture::new();
+    let cache = f.app.cache().clone();
+    let keys: Vec<String> = (0..1000).map(|i| format!("user:{i}:profile")).collect();
+    // JSON-encoded, a 98-character string is 100 bytes.
+    let value = "v".repeat(98);
+    for key in &keys {
+        cache.set(key, &value).unwrap();
+    }
+    let floor_dir = TempDir::new("bench-floor");
+    let mut floor = raw_connection(&floor_dir.db());
+    floor
+        .execute_batch("CREATE TABLE t (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)")
+        .unwrap();
+    let wire: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| format!("{PREFIX}{k}").into_bytes())
+        .collect();
+    let encoded = format!("\"{value}\"").into_bytes();
+    let floor_set = |conn: &mut Connection, key: &[u8]| {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        tx.prepare_cached(
+            "INSERT INTO t(key, value) VALUES (?1, ?2) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .unwrap()
+        .execute(params![key, encoded])
+        .unwrap();
+        tx.commit().unwrap();
+    };
+    let raw = std::cell::RefCell::new(f.raw);
+    let upsert_only = |conn: &mut Connection, key: &[u8]| {
+        let (_, us) = now();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        tx.prepare_cached(UPSERT)
+            .unwrap()
+            .execute(params![
+                key,
+                encoded,
+                (key.len() + encoded.len()) as i64,
+                None::<i64>,
+                us
+            ])
+            .unwrap();
+        tx.commit().unwrap();
+    };
+    let next = std::cell::Cell::new(0usize);
+    let step = || {
+        let i = next.get();
+        next.set((i + 1) % 1000);
+        i
+    };
+    println!("\nsqlite, diskcache's shape (1,000 keys cycled, 100-byte values):");
+    report(
+        "set",
+        vec![
+            (
+                "floor (raw upsert only)",
+                Box::new(|| floor_set(&mut floor, &wire[step()])),
+            ),
+            (
+                "raw upsert only, handler's file",
+                Box::new(|| upsert_only(&mut raw.borrow_mut(), &wire[step()])),
+            ),
+            (
+                "raw (upsert, cull, totals)",
+                Box::new(|| {
+                    let key = std::str::from_utf8(&wire[step()]).unwrap();
+                    raw_set(&mut raw.borrow_mut(), key, &encoded)
+                }),
+            ),
+            (
+                "cache",
+                Box::new(|| cache.set(&keys[step()], &value).unwrap()),
+            ),
+        ],
+    );
+    report(
+        "get",
+        vec![(
+            "cache",
+            Box::new(|| drop(black_box(cache.get::<String>(&keys[step()]).unwrap()))),
+        )],
+    );
 }
 
 fn median(times: &mut [f64]) -> f64 {

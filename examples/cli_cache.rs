@@ -6,6 +6,13 @@
 //! cargo run --example cli_cache -- --clear    # purge this app's entries
 //! ```
 //!
+//! `--memory` runs the same program on the `memory` handler, which forgets everything at exit,
+//! so every run computes: `cargo run --release --example cli_cache -- --memory cement`.
+//! (A deployed binary switches handler without recompiling the same way through its config:
+//! `cache_handler = "memory"` in the `[cli_cache]` section.) Each run prints how long the
+//! setup and the lookup took: with `sqlite`, that is the handler's startup cost (opening the
+//! file, the first read).
+//!
 //! The file is `<user cache dir>/cli_cache/cache.sqlite3` (`$XDG_CACHE_HOME` or `~/.cache` on
 //! Linux); `CLI_CACHE_CACHE_SQLITE_PATH=/tmp/c.sqlite3` puts it elsewhere without recompiling,
 //! like any key of `[cache.sqlite]` in `~/.config/cli_cache/cli_cache.toml`.
@@ -56,17 +63,32 @@ fn cache_file(app: &cement::Application) -> cement::Result<PathBuf> {
     }
 }
 
-fn run(arg: &str) -> cement::Result<()> {
-    let app = CliCache::setup()?;
-    println!("cache file: {}", cache_file(&app)?.display());
+fn run(arg: &str, memory: bool) -> cement::Result<()> {
+    let started = Instant::now();
+    let app = if memory {
+        CliCache::builder()
+            .set("cli_cache", "cache_handler", "memory")
+            .setup()?
+    } else {
+        CliCache::setup()?
+    };
+    if app.cache().handler_label() == "sqlite" {
+        println!("cache file: {}", cache_file(&app)?.display());
+    } else {
+        println!("cache: {} (forgotten at exit)", app.cache().handler_label());
+    }
     if arg == "--clear" {
         app.cache().purge()?;
         println!("cleared");
         return app.close();
     }
-    let started = Instant::now();
     let key = format!("analysis:{arg}");
-    let analysis = match app.cache().get::<Analysis>(&key)? {
+    let cached = app.cache().get::<Analysis>(&key)?;
+    println!(
+        "setup + lookup: {:.3} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let analysis = match cached {
         Some(cached) => {
             println!("hit");
             cached
@@ -83,11 +105,16 @@ fn run(arg: &str) -> cement::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let Some(arg) = std::env::args().nth(1) else {
-        eprintln!("usage: cli_cache <word> | --clear");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let memory = args.first().is_some_and(|a| a == "--memory");
+    if memory {
+        args.remove(0);
+    }
+    let [arg] = args.as_slice() else {
+        eprintln!("usage: cli_cache [--memory] <word> | --clear");
         return ExitCode::from(2);
     };
-    match run(&arg) {
+    match run(arg, memory) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");

@@ -80,11 +80,18 @@
 //! handler never removes or truncates a file; a damaged cache is reported with the advice to
 //! remove it.
 //!
-//! The journal is WAL: readers never wait for writers, and a process killed mid-write (even
-//! with `SIGKILL`) leaves a file that the next process opens and reads, with every write that
-//! had returned (tested by killing a writer in a loop). With `synchronous = "normal"` the last
-//! writes before a power loss may be lost; `"full"` keeps them too. The file must be on a local
-//! file system (WAL needs shared memory between the processes).
+//! The journal is WAL: readers never wait for writers. What is promised:
+//!
+//! * **A write that returned `Ok` survives the process**: killed mid-write (even with
+//!   `SIGKILL`), panicking or exiting, it leaves a file that the next process opens and reads,
+//!   with every write that had returned (tested by killing a writer in a loop). SQLite has
+//!   handed the commit to the operating system before `Ok`, and the kernel keeps it.
+//! * **Power loss or an operating-system crash** is not covered by default, as with Python
+//!   diskcache's default: with `synchronous = "normal"` the last writes before it may be lost
+//!   (the file stays a valid database; SQLite syncs at checkpoints). `"full"` syncs every
+//!   commit to the disk before returning, at the price of one `fsync` per write.
+//!
+//! The file must be on a local file system (WAL needs shared memory between the processes).
 //!
 //! # Values, keys, expiry and bounds
 //!
@@ -173,6 +180,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{
     params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
 };
@@ -218,14 +226,23 @@ const DELETE: &str = "DELETE FROM cement_cache WHERE key = ?1 RETURNING expire";
 const COUNTER: &str = "SELECT value, expire FROM cement_cache WHERE key = ?1";
 const TOUCH: &str = "UPDATE cement_cache SET expire = ?2 \
      WHERE key = ?1 AND (expire IS NULL OR expire > ?3)";
+// The LIMITs are literals, never bound parameters: SQLite re-prepares (parses and plans again,
+// triggers included) a statement whose bound LIMIT changed, or whose LIMIT is bound next to a
+// changing parameter, on every run — measured: the cull was re-prepared on every write, most
+// of a write's time (`benches/README.md`).
 const CULL_EXPIRED: &str = "DELETE FROM cement_cache WHERE rowid IN (SELECT rowid FROM \
-     cement_cache WHERE expire IS NOT NULL AND expire <= ?1 ORDER BY expire LIMIT ?2)";
+     cement_cache WHERE expire IS NOT NULL AND expire <= ?1 ORDER BY expire LIMIT 10)";
 const TOTALS: &str = "SELECT (SELECT value FROM cement_meta WHERE name = 'size'), \
      (SELECT value FROM cement_meta WHERE name = 'count')";
-const EVICT_STORED: &str = "DELETE FROM cement_cache WHERE rowid IN (SELECT rowid FROM \
-     cement_cache WHERE key IS NOT ?1 ORDER BY stored LIMIT ?2)";
-const EVICT_ACCESSED: &str = "DELETE FROM cement_cache WHERE rowid IN (SELECT rowid FROM \
-     cement_cache WHERE key IS NOT ?1 ORDER BY accessed LIMIT ?2)";
+
+/// The eviction statement for one batch size (1 to `CULL_LIMIT`), ordered by `column`; the
+/// batch is a literal for the reason above (one cached statement per size in use).
+fn evict_sql(column: &str, batch: i64) -> String {
+    format!(
+        "DELETE FROM cement_cache WHERE rowid IN (SELECT rowid FROM cement_cache \
+         WHERE key IS NOT ?1 ORDER BY {column} LIMIT {batch})"
+    )
+}
 
 /// Cache handler backed by a local SQLite file; see the [module docs](self).
 ///
@@ -278,7 +295,12 @@ impl SqliteCacheHandler {
     /// the file is first set up is an [`Error::Timeout`].
     pub fn new(settings: SqliteSettings) -> Result<Self> {
         let resolved = settings.resolve()?;
-        let first = open::open(&resolved.path, resolved.busy_timeout, settings.synchronous)?;
+        let first = open::open(
+            &resolved.path,
+            resolved.busy_timeout,
+            settings.synchronous,
+            settings.eviction == Eviction::LeastRecentlyUsed,
+        )?;
         let pool = Pool::new(
             resolved.path.clone(),
             resolved.busy_timeout,
@@ -392,12 +414,11 @@ impl SqliteCacheHandler {
     /// Removes expired entries (a few) and, unless eviction is `none`, evicts until the totals
     /// are within the bounds, never `keep` (the key just written).
     fn cull(&self, tx: &Transaction<'_>, now: &Now, keep: Option<&[u8]>) -> rusqlite::Result<()> {
-        tx.prepare_cached(CULL_EXPIRED)?
-            .execute(params![now.ms, CULL_LIMIT])?;
-        let evict = match self.eviction {
+        tx.prepare_cached(CULL_EXPIRED)?.execute([now.ms])?;
+        let order = match self.eviction {
             Eviction::None => return Ok(()),
-            Eviction::LeastRecentlyStored => EVICT_STORED,
-            Eviction::LeastRecentlyUsed => EVICT_ACCESSED,
+            Eviction::LeastRecentlyStored => "stored",
+            Eviction::LeastRecentlyUsed => "accessed",
         };
         loop {
             let (size, count): (i64, i64) = tx
@@ -418,7 +439,11 @@ impl SqliteCacheHandler {
                 }
             };
             let batch = over_count.max(over_size).clamp(1, CULL_LIMIT);
-            if tx.prepare_cached(evict)?.execute(params![keep, batch])? == 0 {
+            if tx
+                .prepare_cached(&evict_sql(order, batch))?
+                .execute(params![keep])?
+                == 0
+            {
                 return Ok(());
             }
         }
@@ -503,6 +528,15 @@ struct Now {
 static LAST_STAMP: AtomicI64 = AtomicI64::new(0);
 
 impl Now {
+    /// Unix milliseconds only: what a read needs to tell expired rows (one clock read, no
+    /// stamp).
+    fn ms() -> i64 {
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    }
+
     fn get() -> Now {
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -535,16 +569,38 @@ impl Now {
 
 impl CacheHandler for SqliteCacheHandler {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let now = Now::get();
-        self.run(|conn| match self.eviction {
-            Eviction::LeastRecentlyUsed => conn
-                .prepare_cached(GET_TOUCHING)?
-                .query_row(params![key.as_bytes(), now.ms, now.us], |r| r.get(0))
-                .optional(),
-            _ => conn
-                .prepare_cached(GET)?
-                .query_row(params![key.as_bytes(), now.ms], |r| r.get(0))
-                .optional(),
+        let mut found = None;
+        self.get_with(key, &mut |value| found = Some(value.to_vec()))?;
+        Ok(found)
+    }
+
+    /// Hands `visit` the value as SQLite holds it in the row, without copying it out.
+    fn get_with(&self, key: &str, visit: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        let visit_row = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+            match row.get_ref(0)? {
+                ValueRef::Blob(value) => {
+                    visit(value);
+                    Ok(())
+                }
+                other => Err(rusqlite::Error::InvalidColumnType(
+                    0,
+                    "value".into(),
+                    other.data_type(),
+                )),
+            }
+        };
+        self.run(|conn| {
+            let found = match self.eviction {
+                Eviction::LeastRecentlyUsed => {
+                    let now = Now::get();
+                    conn.prepare_cached(GET_TOUCHING)?
+                        .query_row(params![key.as_bytes(), now.ms, now.us], visit_row)
+                }
+                _ => conn
+                    .prepare_cached(GET)?
+                    .query_row(params![key.as_bytes(), Now::ms()], visit_row),
+            };
+            Ok(found.optional()?.is_some())
         })
     }
 

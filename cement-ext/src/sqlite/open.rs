@@ -3,8 +3,11 @@
 //! schema.
 //!
 //! The schema follows diskcache's: one table keyed by key, with the size of each entry, its
-//! expiry and the times the eviction policies order by, each indexed; a running count and size
-//! kept by triggers in the same transaction as the write, so culling never scans the table.
+//! expiry and the times the eviction policies order by, each indexed (the read time only once
+//! a `least-recently-used` handler opened the file); a running count and size kept by triggers
+//! in the same transaction as the write, so culling never scans the table. What a write costs
+//! is mostly the pages its commit appends to the WAL: the row's page, the `stored` index's
+//! page, and the totals' page when the entry's size changed (the triggers skip a zero change).
 
 use std::fs;
 use std::io;
@@ -28,6 +31,15 @@ pub(crate) const SCHEMA_VERSION: i64 = 1;
 /// WAL files past this size are truncated back to it after a checkpoint.
 const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
+/// Pages the WAL holds before a commit checkpoints it into the database (SQLite's default is
+/// 1000). A checkpoint syncs the WAL and the database to disk even under `synchronous =
+/// NORMAL`, two `fsync`s paid by one write in every few hundred; 10,000 pages (40 MiB of 4 KiB
+/// pages, under `JOURNAL_SIZE_LIMIT`) pays them ten times less often. On the loaded machine
+/// of the benches the difference against 1000 did not show above the noise, and a longer WAL
+/// makes SQLite's WAL hash chains of hot pages longer (`walIndexAppend` led the profile of
+/// writes): re-measure both on a quiet machine (`benches/README.md`, sqlite).
+pub(crate) const WAL_AUTOCHECKPOINT: i64 = 10_000;
+
 const SCHEMA: &str = "
 CREATE TABLE cement_cache (
     key BLOB NOT NULL UNIQUE,
@@ -39,14 +51,14 @@ CREATE TABLE cement_cache (
 );
 CREATE INDEX cement_cache_expire ON cement_cache(expire) WHERE expire IS NOT NULL;
 CREATE INDEX cement_cache_stored ON cement_cache(stored);
-CREATE INDEX cement_cache_accessed ON cement_cache(accessed);
 CREATE TABLE cement_meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO cement_meta(name, value) VALUES ('count', 0), ('size', 0), ('schema', 1);
 CREATE TRIGGER cement_cache_insert AFTER INSERT ON cement_cache BEGIN
     UPDATE cement_meta SET value = value + 1 WHERE name = 'count';
     UPDATE cement_meta SET value = value + NEW.size WHERE name = 'size';
 END;
-CREATE TRIGGER cement_cache_update AFTER UPDATE OF size ON cement_cache BEGIN
+CREATE TRIGGER cement_cache_update AFTER UPDATE OF size ON cement_cache
+WHEN NEW.size != OLD.size BEGIN
     UPDATE cement_meta SET value = value + NEW.size - OLD.size WHERE name = 'size';
 END;
 CREATE TRIGGER cement_cache_delete AFTER DELETE ON cement_cache BEGIN
@@ -215,6 +227,7 @@ fn connect_once(
     }
     conn.pragma_update(None, "synchronous", synchronous.pragma())?;
     conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -227,8 +240,15 @@ enum Found {
     Ours,
 }
 
-/// Creates the schema in an empty database, or checks that the file is a cement cache.
-pub(crate) fn init_schema(conn: &mut Connection) -> rusqlite::Result<Result<()>> {
+/// The index `least-recently-used` eviction orders by. Made by the first handler with that
+/// policy to open the file, not with the schema: every write changes the `accessed` column, so
+/// under the other policies the index would be one more page written per commit for nothing.
+const ACCESSED_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS cement_cache_accessed ON cement_cache(accessed)";
+
+/// Creates the schema in an empty database, or checks that the file is a cement cache; with
+/// `lru`, makes sure the index of the `accessed` column exists.
+pub(crate) fn init_schema(conn: &mut Connection, lru: bool) -> rusqlite::Result<Result<()>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let id: i32 = tx.query_row("PRAGMA application_id", [], |row| row.get(0))?;
     let tables: i64 = tx.query_row(
@@ -268,6 +288,9 @@ pub(crate) fn init_schema(conn: &mut Connection) -> rusqlite::Result<Result<()>>
             }
         }
     }
+    if lru {
+        tx.execute(ACCESSED_INDEX, [])?;
+    }
     tx.commit()?;
     Ok(Ok(()))
 }
@@ -282,6 +305,7 @@ pub(crate) fn open(
     path: &Path,
     busy_timeout: Duration,
     synchronous: Synchronous,
+    lru: bool,
 ) -> Result<Connection> {
     prepare(path)?;
     let setup_error = |err: rusqlite::Error| -> Error {
@@ -306,6 +330,6 @@ pub(crate) fn open(
         }
     };
     let mut conn = connect(path, busy_timeout, synchronous).map_err(setup_error)?;
-    retry_busy(busy_timeout, || init_schema(&mut conn)).map_err(setup_error)??;
+    retry_busy(busy_timeout, || init_schema(&mut conn, lru)).map_err(setup_error)??;
     Ok(conn)
 }

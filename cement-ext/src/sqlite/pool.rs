@@ -14,6 +14,9 @@ struct State {
     idle: Vec<Connection>,
     /// Connections that exist, idle or lent out.
     open: usize,
+    /// Threads waiting in `checkout` for a connection to be freed: a returned connection
+    /// wakes one only when there is one (waking costs a system call even with no waiter).
+    waiting: usize,
 }
 
 /// Why no connection could be had.
@@ -50,6 +53,7 @@ impl Pool {
             state: Mutex::new(State {
                 idle: vec![first],
                 open: 1,
+                waiting: 0,
             }),
             freed: Condvar::new(),
         }
@@ -72,14 +76,18 @@ impl Pool {
         let result = op(&mut conn);
         let keep = !matches!(&result, Err(err) if drop_after(err));
         let mut state = self.lock();
+        let wake = state.waiting > 0;
         if keep && state.idle.len() < self.size {
             state.idle.push(conn);
+            drop(state);
         } else {
             state.open -= 1;
             drop(state);
             drop(conn);
         }
-        self.freed.notify_one();
+        if wake {
+            self.freed.notify_one();
+        }
         Ok(result)
     }
 
@@ -95,8 +103,14 @@ impl Pool {
                 drop(state);
                 return super::open::connect(&self.path, self.busy_timeout, self.synchronous)
                     .map_err(|err| {
-                        self.lock().open -= 1;
-                        self.freed.notify_one();
+                        let wake = {
+                            let mut state = self.lock();
+                            state.open -= 1;
+                            state.waiting > 0
+                        };
+                        if wake {
+                            self.freed.notify_one();
+                        }
                         CheckoutError::Open(err)
                     });
             }
@@ -107,11 +121,13 @@ impl Pool {
                     waited: self.busy_timeout,
                 });
             }
+            state.waiting += 1;
             state = self
                 .freed
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            state.waiting -= 1;
         }
     }
 
