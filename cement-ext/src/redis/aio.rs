@@ -1,48 +1,8 @@
 //! The redis handler's async side (feature `redis-async`): [`AsyncCacheHandler`] for
-//! [`RedisCacheHandler`], which the async face (`app.async_cache()`) calls natively, on the
-//! calling task, instead of running the sync handler on tokio's blocking pool.
-//!
-//! * **One multiplexed connection per handler**, redis-rs's `ConnectionManager`: every task's
-//!   commands share it, pipelined, and its driver task matches each reply to its request in
-//!   order. It **reconnects by itself**: a call that finds the connection broken fails with a
-//!   typed error ([`Error::Unavailable`], [`Error::Timeout`]) and the next calls use a new
-//!   connection as soon as the server answers again; a call that found a connection dead
-//!   since its last use (the server restarted in between) is repeated once, as the sync
-//!   handler does, with the same imprecision (see the module docs' "After a lost
-//!   connection").
-//! * **Created lazily**, on the first async call (the app may be built outside any runtime),
-//!   on the runtime of that call: the connection's driver task lives there, so use one
-//!   runtime per app (the usual `#[tokio::main]` service).
-//! * **Same settings as the sync handler**: the url, TLS (rustls, `tls_ca_file`), ACL user or
-//!   password, `db`, `prefix`, `connect_timeout` (each connection attempt) and
-//!   `response_timeout` (each command), `max_value_size`, `purge` (`SCAN MATCH` + `UNLINK`,
-//!   never `KEYS`; or `FLUSHDB`), and the same commands and counter script for each operation.
-//! * **Cancellation**: a dropped future drops only its wait for the reply; the driver task
-//!   still reads that reply and discards it, so the next caller never gets it
-//!   (`tests/async/` cancels thousands of calls mid-flight and checks every value after).
-//! * `app.close()` drops the connection; later async calls fail with
-//!   [`Error::Unavailable`] saying so, as sync ones do.
-//!
-//! [`Error::Unavailable`]: cement::Error::Unavailable
-//! [`Error::Timeout`]: cement::Error::Timeout
-//!
-//! ```no_run
-//! use cement::App;
-//!
-//! #[derive(App)]
-//! #[app(label = "myapp", extensions = ["redis"], cache_handler = "redis")]
-//! struct MyApp;
-//!
-//! #[tokio::main(flavor = "current_thread")]
-//! async fn main() -> cement::Result<()> {
-//!     let app = MyApp::setup()?; // nothing connected yet
-//!     let cache = app.async_cache(); // multiplexed, on this runtime, from the first call
-//!     cache.set("user:42", &vec![1, 2, 3]).await?;
-//!     assert_eq!(cache.get::<Vec<u32>>("user:42").await?, Some(vec![1, 2, 3]));
-//!     assert_eq!(cache.incr("views", 1).await?, 1);
-//!     app.close()
-//! }
-//! ```
+//! [`RedisCacheHandler`] on one multiplexed, self-reconnecting connection (redis-rs's
+//! `ConnectionManager`), opened lazily on the first async call; see the module docs' "Async"
+//! section. A dropped future drops only its wait: the connection's driver task reads the
+//! reply and discards it, so the next caller never gets it.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;

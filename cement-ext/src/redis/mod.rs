@@ -204,6 +204,43 @@
 //!   without persistence).
 //! * `app.close()` closes the pool; later calls fail with [`Error::Unavailable`] saying so.
 //!
+//! # Async
+//!
+//! With the feature `redis-async` (which enables cement's `tokio`), the handler also implements
+//! [`AsyncCacheHandler`](cement::cache::AsyncCacheHandler), and `app.async_cache()` awaits it
+//! natively instead of running the sync handler on tokio's blocking pool: one multiplexed
+//! connection per handler (redis-rs's `ConnectionManager`), opened on the first async call on
+//! that call's runtime (the app may be set up outside any runtime; use one runtime per app),
+//! reconnecting by itself after a restart (calls fail with [`Error::Unavailable`] or
+//! [`Error::Timeout`] while the server is down; a call that finds the connection dead since
+//! its last use is repeated once, as above). Same settings, commands, purge and counter script
+//! as the sync side; `connect_timeout` bounds each connection attempt and `response_timeout`
+//! each command; `pool_size` is the sync side's alone. A future dropped mid-call leaves its
+//! reply to the connection's driver task, which discards it: the next caller never reads it.
+//! `app.close()` drops the connection too.
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "redis-async"))] fn main() {}
+//! # #[cfg(feature = "redis-async")]
+//! # fn main() -> cement::Result<()> {
+//! use cement::App;
+//!
+//! #[derive(App)]
+//! #[app(label = "myapp", extensions = ["redis"], cache_handler = "redis")]
+//! struct MyApp;
+//!
+//! let app = MyApp::setup()?; // outside any runtime: nothing is connected yet
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! runtime.block_on(async {
+//!     let cache = app.async_cache(); // connects on its first call, on this runtime
+//!     cache.set("user:42", &vec![1, 2, 3]).await?;
+//!     assert_eq!(cache.incr("views", 1).await?, 1);
+//!     cement::Result::Ok(())
+//! })?;
+//! app.close()
+//! # }
+//! ```
+//!
 //! # Testing and benchmarks
 //!
 //! `cargo test --test redis` starts real `redis-server` processes on free loopback ports
