@@ -1,8 +1,9 @@
 //! The cache from async code: `app.async_cache()` in a tokio service (feature `tokio` of
 //! `cement`). Run it with `cargo run --example async`; it uses the embedded memory handler, so
-//! no server is needed. On memcached or redis only `extensions` and `cache_handler` change;
-//! their blocking calls then run on tokio's blocking pool, at most `async_blocking_limit` at
-//! once, and never on the runtime's own threads.
+//! no server is needed. On memcached or redis only `extensions` and `cache_handler` change:
+//! redis (with cement-ext's feature `redis-async`) is then awaited natively on one multiplexed
+//! connection, and memcached's blocking calls run on tokio's blocking pool, at most
+//! `async_blocking_limit` at once, never on the runtime's own threads.
 
 use std::time::Duration;
 

@@ -59,6 +59,9 @@ pub fn derive_app(input: TokenStream) -> TokenStream {
 ///     extension = "my_extension",      // optional: resolves only in apps that load it
 ///     config_defaults = defaults,      // optional: fn() -> cement::Config with the handler's
 ///                                      // `cache.<label>` section
+///     async_only,                      // optional flag: the type implements
+///                                      // `cement::cache::AsyncCacheHandler` instead
+///                                      // (cement feature "tokio")
 /// )]
 /// #[derive(Default)]
 /// struct MyCacheHandler { /* ... */ }
@@ -66,7 +69,10 @@ pub fn derive_app(input: TokenStream) -> TokenStream {
 /// impl cement::cache::CacheHandler for MyCacheHandler { /* get, set, delete, purge */ }
 /// ```
 ///
-/// The type must implement `cement::cache::CacheHandler` and be constructible by the registry
+/// The type must implement `cement::cache::CacheHandler` (with `async_only`:
+/// `cement::cache::AsyncCacheHandler`, registered wrapped in `cement::cache::AsyncOnly`, so that
+/// `app.cache()` answers `cement::Error::AsyncOnly` and `app.async_cache()` calls it natively)
+/// and be constructible by the registry
 /// (`Default`, or `cement::cache::HandlerSetup` to read its config section). The item itself
 /// is emitted unchanged.
 #[proc_macro_attribute]

@@ -51,7 +51,9 @@ impl<'c> Args<'c> {
     }
 
     /// Parses `key = value, ...`, calling `value` once per accepted, first-seen key with the
-    /// input just after its `=`. `value` must consume the value, and nothing after it.
+    /// input just after its `=`. `value` must consume the value, and nothing after it. A flag
+    /// ([`Symbol::is_flag`]) is written without `= value`; `value` is called for it with the
+    /// input just after the key, and must consume nothing.
     ///
     /// Always `Ok`: problems go to the `Ctxt`. (The `Result` fits `syn::parse::Parser`.)
     pub(crate) fn parse(
@@ -111,6 +113,22 @@ impl<'c> Args<'c> {
             return;
         }
         self.seen.push(symbol.name);
+        if symbol.is_flag() {
+            if input.peek(Token![=]) {
+                let rest = skip_to_comma(input);
+                cx.error_spanned_by(
+                    quote::quote!(#ident #rest),
+                    format!("`{symbol}` is a flag and takes no value: write `{symbol}` alone"),
+                );
+                return;
+            }
+            let key = Key {
+                symbol,
+                ident: &ident,
+            };
+            value(&key, input);
+            return;
+        }
         if input.parse::<Token![=]>().is_err() {
             let rest = skip_to_comma(input);
             cx.error_spanned_by(

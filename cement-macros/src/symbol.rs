@@ -30,6 +30,8 @@ pub(crate) const HOOKS: Symbol = symbol("hooks", "hooks = [(post_setup, my_hook)
 pub(crate) const CONFIG_FILES: Symbol =
     symbol("config_files", "config_files = [\"app.toml\", ...]");
 pub(crate) const EXTENSION: Symbol = symbol("extension", "extension = \"...\"");
+/// A flag (no `= value`): the handler implements `AsyncCacheHandler` only.
+pub(crate) const ASYNC_ONLY: Symbol = symbol("async_only", "async_only");
 
 /// Keys of `#[app(...)]`, in the order the docs list them.
 pub(crate) const APP_KEYS: &[Symbol] = &[
@@ -43,12 +45,19 @@ pub(crate) const APP_KEYS: &[Symbol] = &[
 ];
 
 /// Keys of `#[cache_handler(...)]`.
-pub(crate) const HANDLER_KEYS: &[Symbol] = &[LABEL, EXTENSION, CONFIG_DEFAULTS];
+pub(crate) const HANDLER_KEYS: &[Symbol] = &[LABEL, EXTENSION, CONFIG_DEFAULTS, ASYNC_ONLY];
 
 /// The hooks of `hooks = [(name, f)]`, in the order they run; each is a constructor of
 /// `cement::Hook` (the runtime reads the same file for `cement::Hook::NAMES`).
 mod hook_names;
 pub(crate) use hook_names::HOOK_NAMES;
+
+impl Symbol {
+    /// Whether the key is a flag, written without `= value` (its syntax has no `=`).
+    pub(crate) fn is_flag(self) -> bool {
+        !self.syntax.contains('=')
+    }
+}
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

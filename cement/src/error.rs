@@ -185,6 +185,19 @@ pub enum Error {
         operation: &'static str,
     },
 
+    /// A call of the blocking [`Cache`](crate::cache::Cache) (`app.cache()`) on a cache whose
+    /// handler is async-only (an `AsyncCacheHandler` registered with
+    /// `#[cache_handler(..., async_only)]`, feature `tokio`); nothing was done.
+    #[error(
+        "`{operation}` was called through the blocking cache (`app.cache()`), but this cache's handler is async-only; \
+         call it through `app.async_cache()` (cement feature \"tokio\") from a tokio task, or give the handler a sync \
+         `CacheHandler` implementation"
+    )]
+    AsyncOnly {
+        /// The operation, e.g. `"get"`.
+        operation: &'static str,
+    },
+
     /// An application hook returned an error.
     #[error("{hook} hook failed: {source}")]
     Hook {

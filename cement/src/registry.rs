@@ -63,6 +63,27 @@ impl HandlerRegistration {
         }
     }
 
+    /// An async-only cache handler's registration (feature `tokio`): what
+    /// `#[cache_handler(..., async_only)]` expands to. The handler is built wrapped in
+    /// [`AsyncOnly`](crate::cache::AsyncOnly).
+    #[doc(hidden)]
+    #[cfg(feature = "tokio")]
+    pub const fn cache_async<T: crate::cache::AsyncCacheHandler + HandlerSetup>(
+        label: &'static str,
+        type_name: &'static str,
+        extension: Option<&'static str>,
+        config_defaults: Option<fn() -> Config>,
+    ) -> Self {
+        HandlerRegistration {
+            interface: "cache",
+            label,
+            type_name,
+            extension,
+            config_defaults,
+            build: build_async_cache::<T>,
+        }
+    }
+
     /// The interface, e.g. `"cache"`.
     pub fn interface(&self) -> &'static str {
         self.interface
@@ -96,6 +117,13 @@ fn build_cache<T: CacheHandler + HandlerSetup>(
     ctx: &HandlerContext<'_>,
 ) -> Result<Box<dyn CacheHandler>> {
     Ok(Box::new(T::setup(ctx)?))
+}
+
+#[cfg(feature = "tokio")]
+fn build_async_cache<T: crate::cache::AsyncCacheHandler + HandlerSetup>(
+    ctx: &HandlerContext<'_>,
+) -> Result<Box<dyn CacheHandler>> {
+    Ok(Box::new(crate::cache::AsyncOnly(T::setup(ctx)?)))
 }
 
 /// Implemented by `#[cache_handler]` for the type it registers; `#[app(handlers = [...])]`

@@ -10,6 +10,8 @@ async fn redis_conforms_through_the_async_face() {
     let app = support::redis::app("async_rd_conf", &server)
         .setup()
         .unwrap();
+    // Native: the multiplexed connection of cement-ext's `redis-async`, not the blocking pool.
+    assert!(app.async_cache().handler().as_async().is_some());
     cement::testing::conformance_async::run_all_async(app.async_cache()).await;
     assert_eq!(app.cache().stats(), app.async_cache().stats());
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 #[path = "../support/mod.rs"]
 mod support;
 
+mod async_only;
 mod conformance;
 mod failures;
 mod flight;

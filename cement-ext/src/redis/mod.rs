@@ -204,6 +204,43 @@
 //!   without persistence).
 //! * `app.close()` closes the pool; later calls fail with [`Error::Unavailable`] saying so.
 //!
+//! # Async
+//!
+//! With the feature `redis-async` (which enables cement's `tokio`), the handler also implements
+//! [`AsyncCacheHandler`](cement::cache::AsyncCacheHandler), and `app.async_cache()` awaits it
+//! natively instead of running the sync handler on tokio's blocking pool: one multiplexed
+//! connection per handler (redis-rs's `ConnectionManager`), opened on the first async call on
+//! that call's runtime (the app may be set up outside any runtime; use one runtime per app),
+//! reconnecting by itself after a restart (calls fail with [`Error::Unavailable`] or
+//! [`Error::Timeout`] while the server is down; a call that finds the connection dead since
+//! its last use is repeated once, as above). Same settings, commands, purge and counter script
+//! as the sync side; `connect_timeout` bounds each connection attempt and `response_timeout`
+//! each command; `pool_size` is the sync side's alone. A future dropped mid-call leaves its
+//! reply to the connection's driver task, which discards it: the next caller never reads it.
+//! `app.close()` drops the connection too.
+//!
+//! ```no_run
+//! # #[cfg(not(feature = "redis-async"))] fn main() {}
+//! # #[cfg(feature = "redis-async")]
+//! # fn main() -> cement::Result<()> {
+//! use cement::App;
+//!
+//! #[derive(App)]
+//! #[app(label = "myapp", extensions = ["redis"], cache_handler = "redis")]
+//! struct MyApp;
+//!
+//! let app = MyApp::setup()?; // outside any runtime: nothing is connected yet
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! runtime.block_on(async {
+//!     let cache = app.async_cache(); // connects on its first call, on this runtime
+//!     cache.set("user:42", &vec![1, 2, 3]).await?;
+//!     assert_eq!(cache.incr("views", 1).await?, 1);
+//!     cement::Result::Ok(())
+//! })?;
+//! app.close()
+//! # }
+//! ```
+//!
 //! # Testing and benchmarks
 //!
 //! `cargo test --test redis` starts real `redis-server` processes on free loopback ports
@@ -221,6 +258,8 @@
 //! client on the same server, and the batch forms with as many single calls;
 //! `benches/README.md` in the repository says what it compares and gives the latest figures.
 
+#[cfg(feature = "redis-async")]
+mod aio;
 mod config;
 mod counter;
 mod error;
@@ -283,6 +322,9 @@ pub struct RedisCacheHandler {
     max_value_size: usize,
     /// The `incr`/`decr` script ([`counter`]).
     counter: redis::Script,
+    /// The async side's multiplexed connection ([`aio`]).
+    #[cfg(feature = "redis-async")]
+    native: aio::Native,
 }
 
 impl fmt::Debug for RedisCacheHandler {
@@ -314,6 +356,12 @@ impl RedisCacheHandler {
     pub fn new(settings: RedisSettings) -> Result<Self> {
         let resolved = settings.resolve()?;
         let pool_size = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
+        #[cfg(feature = "redis-async")]
+        let native = aio::Native::new(
+            resolved.client.clone(),
+            resolved.connect_timeout,
+            resolved.response_timeout,
+        );
         let pool = Pool::new(
             resolved.client,
             pool_size,
@@ -333,6 +381,8 @@ impl RedisCacheHandler {
             purge: settings.purge,
             max_value_size: usize::try_from(settings.max_value_size).unwrap_or(usize::MAX),
             counter: counter::script(),
+            #[cfg(feature = "redis-async")]
+            native,
         })
     }
 
@@ -427,6 +477,19 @@ impl RedisCacheHandler {
         delta: u64,
         ttl: Option<Duration>,
     ) -> Result<u64> {
+        let invocation = self.counter_step(key, direction, delta, ttl);
+        let reply = self.run(|conn| invocation.invoke::<(i64, String)>(conn))?;
+        self.counter_outcome(key, direction, delta, &reply)
+    }
+
+    /// The script invocation of one counter step (both faces send it).
+    fn counter_step(
+        &self,
+        key: &str,
+        direction: Direction,
+        delta: u64,
+        ttl: Option<Duration>,
+    ) -> redis::ScriptInvocation<'_> {
         let ttl = ttl
             .map(|ttl| ttl_millis(ttl).to_string())
             .unwrap_or_default();
@@ -435,9 +498,19 @@ impl RedisCacheHandler {
             .arg(direction.sign())
             .arg(delta.to_string())
             .arg(ttl);
-        let reply = self.run(|conn| invocation.invoke::<(i64, String)>(conn))?;
+        invocation
+    }
+
+    /// What the script's answer means for the caller.
+    fn counter_outcome(
+        &self,
+        key: &str,
+        direction: Direction,
+        delta: u64,
+        reply: &(i64, String),
+    ) -> Result<u64> {
         let operation = direction.operation();
-        match Reply::parse(&reply) {
+        match Reply::parse(reply) {
             Some(Reply::Value(value)) => Ok(value),
             Some(Reply::NotCounter) => Err(Error::InvalidArgument(format!(
                 "cannot {operation} key {:?}: the value under it is not a counter (an unsigned \
@@ -461,6 +534,26 @@ impl RedisCacheHandler {
                 .into(),
             }),
         }
+    }
+
+    /// `values` if MGET answered one per key.
+    fn check_mget(
+        &self,
+        asked: usize,
+        values: Vec<Option<Vec<u8>>>,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        if values.len() != asked {
+            return Err(Error::Backend {
+                backend: BACKEND,
+                source: format!(
+                    "{} answered MGET of {asked} keys with {} values",
+                    self.errors.target,
+                    values.len()
+                )
+                .into(),
+            });
+        }
+        Ok(values)
     }
 
     fn check_size(&self, value: &[u8]) -> Result<()> {
@@ -557,19 +650,7 @@ impl CacheHandler for RedisCacheHandler {
         }
         let values: Vec<Option<Vec<u8>>> =
             self.run(|conn| redis::cmd("MGET").arg(keys).query(conn))?;
-        if values.len() != keys.len() {
-            return Err(Error::Backend {
-                backend: BACKEND,
-                source: format!(
-                    "{} answered MGET of {} keys with {} values",
-                    self.errors.target,
-                    keys.len(),
-                    values.len()
-                )
-                .into(),
-            });
-        }
-        Ok(values)
+        self.check_mget(keys.len(), values)
     }
 
     fn set_many(&self, entries: &[(&str, &[u8])], ttl: Option<Duration>) -> Result<()> {
@@ -607,6 +688,8 @@ impl CacheHandler for RedisCacheHandler {
 
     fn close(&self) -> Result<()> {
         self.pool.close();
+        #[cfg(feature = "redis-async")]
+        self.native.close();
         Ok(())
     }
 
@@ -658,6 +741,12 @@ impl CacheHandler for RedisCacheHandler {
     /// `EXISTS key`.
     fn exists(&self, key: &str) -> Result<bool> {
         self.run(|conn| redis::cmd("EXISTS").arg(key).query::<bool>(conn))
+    }
+
+    /// The multiplexed async side ([`aio`]), which `app.async_cache()` awaits natively.
+    #[cfg(feature = "redis-async")]
+    fn as_async(&self) -> Option<&dyn cement::cache::AsyncCacheHandler> {
+        Some(self)
     }
 }
 

@@ -6,13 +6,17 @@ use syn::{LitStr, Path};
 
 use crate::ctxt::Ctxt;
 use crate::parse::{self, Args};
-use crate::symbol::{CACHE_HANDLER_ATTR, CONFIG_DEFAULTS, EXTENSION, HANDLER_KEYS, LABEL};
+use crate::symbol::{
+    ASYNC_ONLY, CACHE_HANDLER_ATTR, CONFIG_DEFAULTS, EXTENSION, HANDLER_KEYS, LABEL,
+};
 
 #[derive(Default)]
 pub(crate) struct Attrs {
     pub(crate) label: Option<LitStr>,
     pub(crate) extension: Option<LitStr>,
     pub(crate) config_defaults: Option<Path>,
+    /// `async_only`: the type implements `AsyncCacheHandler`, not `CacheHandler`.
+    pub(crate) async_only: bool,
     /// Whether `label` was written in some form (misspelt, or with a bad value): its error is
     /// reported already.
     pub(crate) label_mentioned: bool,
@@ -26,6 +30,7 @@ pub(crate) fn get(cx: &Ctxt, args: TokenStream) -> Attrs {
             LABEL => attrs.label = parse::string(cx, key, input),
             EXTENSION => attrs.extension = parse::string(cx, key, input),
             CONFIG_DEFAULTS => attrs.config_defaults = parse::function(cx, key, input),
+            ASYNC_ONLY => attrs.async_only = true,
             // `Args` only passes keys of `HANDLER_KEYS`, all handled above.
             _ => {}
         })

@@ -31,8 +31,12 @@ pub(crate) fn register(input: &DeriveInput, attrs: &Attrs) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     // Spanned at the type's name: "does not implement `CacheHandler`" points there.
-    let registration =
-        quote_spanned!(ident.span()=> ::cement::__private::HandlerRegistration::cache::<#ident>);
+    // `async_only`: "does not implement `AsyncCacheHandler`" instead.
+    let registration = if attrs.async_only {
+        quote_spanned!(ident.span()=> ::cement::__private::HandlerRegistration::cache_async::<#ident>)
+    } else {
+        quote_spanned!(ident.span()=> ::cement::__private::HandlerRegistration::cache::<#ident>)
+    };
     // A `#[cfg]` on the type applies to its registration too.
     let cfgs: Vec<_> = input
         .attrs

@@ -2,6 +2,10 @@
 //! [`Cache`](super::Cache) — key mapping, codec, breaker, policy, counters, tracing — with only
 //! the handler call moved off the task.
 //!
+//! * A handler with an [async side](super::CacheHandler::as_async) (an
+//!   [`AsyncCacheHandler`]: the redis handler with `redis-async`, an `async_only` custom one)
+//!   is awaited natively, on the calling task, between the same breaker check, key mapping,
+//!   encoding before and decoding and policy after as any other call.
 //! * A handler that [never blocks](super::CacheHandler::blocks) (memory) is called through the
 //!   blocking engine's own operations, inline, on the calling task.
 //! * Any other handler's calls run on tokio's blocking pool (`spawn_blocking`), at most
@@ -13,7 +17,11 @@
 //! stop that call: it runs to completion on its blocking thread, the breaker and the counters
 //! record its outcome there, and its result is dropped. So a connection is never abandoned
 //! half-way through a request, and never answers the next caller with the previous caller's
-//! reply. Dropping a future before its call started leaves nothing behind.
+//! reply. Dropping a future before its call started leaves nothing behind. A native call is
+//! dropped with its future at its `.await`: its outcome reaches neither the breaker nor the
+//! error counters (the call was counted), and the handler must keep its connection fit for the
+//! next caller ([`AsyncCacheHandler`]'s contract; redis-rs's multiplexed connection matches
+//! replies to requests in its driver task).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +33,7 @@ use tracing::Instrument;
 
 use super::engine::{nonzero, Engine};
 use super::stats::Op;
-use super::{codec, CacheHandler};
+use super::{codec, AsyncCacheHandler, BoxFuture, CacheHandler};
 use crate::{Error, Result};
 
 /// The engine, and the permits of its calls on the blocking pool.
@@ -84,16 +92,38 @@ impl AsyncEngine {
         }
     }
 
+    /// The handler's async side, if it has one.
+    fn native(&self) -> Option<&dyn AsyncCacheHandler> {
+        self.engine.handler.as_async()
+    }
+
+    /// Awaits a native call through the breaker, counting the call and its failure.
+    async fn native_call<R>(&self, op: Op, call: BoxFuture<'_, Result<R>>) -> Result<R> {
+        let engine = &self.engine;
+        engine.admit(op)?;
+        // An async client's I/O needs the runtime's reactor: refuse rather than let the
+        // client panic when the future is polled elsewhere.
+        if tokio::runtime::Handle::try_current().is_err() {
+            engine.stats.error(op);
+            return Err(outside_runtime());
+        }
+        engine.settle(op, call.await)
+    }
+
     // The operations, in the order and with the meaning of the blocking engine's.
 
     pub(super) async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.get(key);
         }
         async {
             let wire = engine.wire_key(key)?.into_owned();
-            let outcome = self.call(Op::Get, move |h| h.get(&wire)).await;
+            let outcome = match native {
+                Some(h) => self.native_call(Op::Get, h.get(&wire)).await,
+                None => self.call(Op::Get, move |h| h.get(&wire)).await,
+            };
             let bytes = engine.absorb(Op::Get, outcome, engine.absorbs_read_errors(), || None)?;
             engine.decode(key, bytes)
         }
@@ -103,12 +133,16 @@ impl AsyncEngine {
 
     pub(super) async fn exists(&self, key: &str) -> Result<bool> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.exists(key);
         }
         async {
             let wire = engine.wire_key(key)?.into_owned();
-            let outcome = self.call(Op::Exists, move |h| h.exists(&wire)).await;
+            let outcome = match native {
+                Some(h) => self.native_call(Op::Exists, h.exists(&wire)).await,
+                None => self.call(Op::Exists, move |h| h.exists(&wire)).await,
+            };
             engine.absorb(Op::Exists, outcome, engine.absorbs_read_errors(), || false)
         }
         .instrument(engine.span_of(Op::Exists, key))
@@ -122,13 +156,17 @@ impl AsyncEngine {
         ttl: Option<Duration>,
     ) -> Result<()> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.set(key, value, ttl);
         }
         let span = engine.span_of(Op::Set, key);
         let (wire, bytes) = span.in_scope(|| self.encode(key, value))?;
         async {
-            let outcome = self.call(Op::Set, move |h| h.set(&wire, &bytes, ttl)).await;
+            let outcome = match native {
+                Some(h) => self.native_call(Op::Set, h.set(&wire, &bytes, ttl)).await,
+                None => self.call(Op::Set, move |h| h.set(&wire, &bytes, ttl)).await,
+            };
             engine.absorb(Op::Set, outcome, engine.absorbs_write_errors(), || ())
         }
         .instrument(span)
@@ -142,7 +180,8 @@ impl AsyncEngine {
         ttl: Option<Duration>,
     ) -> Result<bool> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.add(key, value, ttl);
         }
         let span = engine.span_of(Op::Add, key);
@@ -150,9 +189,18 @@ impl AsyncEngine {
             engine.require(engine.capabilities.add, "add")?;
             self.encode(key, value)
         })?;
-        self.call(Op::Add, move |h| h.add(&wire, &bytes, ttl))
-            .instrument(span)
-            .await
+        match native {
+            Some(h) => {
+                self.native_call(Op::Add, h.add(&wire, &bytes, ttl))
+                    .instrument(span)
+                    .await
+            }
+            None => {
+                self.call(Op::Add, move |h| h.add(&wire, &bytes, ttl))
+                    .instrument(span)
+                    .await
+            }
+        }
     }
 
     /// The wire key of `key` and `value` encoded (counted as written), owned, for a call that
@@ -172,7 +220,8 @@ impl AsyncEngine {
             true => h.incr(wire, delta, ttl),
             false => h.decr(wire, delta, ttl),
         };
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.count(op, key, step);
         }
         let span = engine.span_of(op, key);
@@ -181,21 +230,36 @@ impl AsyncEngine {
             engine.wire_key(key).map(|wire| wire.into_owned())
         })?;
         let ttl = engine.default_ttl;
-        self.call(op, move |h| step(h, &wire, ttl))
-            .instrument(span)
-            .await
+        match native {
+            Some(h) => {
+                let call = match up {
+                    true => h.incr(&wire, delta, ttl),
+                    false => h.decr(&wire, delta, ttl),
+                };
+                self.native_call(op, call).instrument(span).await
+            }
+            None => {
+                self.call(op, move |h| step(h, &wire, ttl))
+                    .instrument(span)
+                    .await
+            }
+        }
     }
 
     pub(super) async fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.touch(key, ttl);
         }
         async {
             engine.require(engine.capabilities.touch, "touch")?;
             let ttl = ttl.map(nonzero).transpose()?;
             let wire = engine.wire_key(key)?.into_owned();
-            let outcome = self.call(Op::Touch, move |h| h.touch(&wire, ttl)).await;
+            let outcome = match native {
+                Some(h) => self.native_call(Op::Touch, h.touch(&wire, ttl)).await,
+                None => self.call(Op::Touch, move |h| h.touch(&wire, ttl)).await,
+            };
             engine.absorb(Op::Touch, outcome, engine.absorbs_write_errors(), || false)
         }
         .instrument(engine.span_of(Op::Touch, key))
@@ -204,12 +268,16 @@ impl AsyncEngine {
 
     pub(super) async fn delete(&self, key: &str) -> Result<bool> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.delete(key);
         }
         async {
             let wire = engine.wire_key(key)?.into_owned();
-            let outcome = self.call(Op::Delete, move |h| h.delete(&wire)).await;
+            let outcome = match native {
+                Some(h) => self.native_call(Op::Delete, h.delete(&wire)).await,
+                None => self.call(Op::Delete, move |h| h.delete(&wire)).await,
+            };
             engine.absorb(Op::Delete, outcome, engine.absorbs_delete_errors(), || {
                 false
             })
@@ -220,11 +288,15 @@ impl AsyncEngine {
 
     pub(super) async fn purge(&self) -> Result<()> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.purge();
         }
         async {
-            let outcome = self.call(Op::Purge, |h| h.purge()).await;
+            let outcome = match native {
+                Some(h) => self.native_call(Op::Purge, h.purge()).await,
+                None => self.call(Op::Purge, |h| h.purge()).await,
+            };
             engine.absorb(Op::Purge, outcome, engine.absorbs_delete_errors(), || ())
         }
         .instrument(engine.span_of(Op::Purge, ""))
@@ -236,14 +308,22 @@ impl AsyncEngine {
         keys: &[&str],
     ) -> Result<Vec<Option<T>>> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.get_many(keys);
         }
         async {
             let wires = engine.wire_keys(keys.iter())?;
-            let outcome = self
-                .call(Op::GetMany, move |h| h.get_many(&wires.refs()))
-                .await;
+            let outcome = match native {
+                Some(h) => {
+                    let refs = wires.refs();
+                    self.native_call(Op::GetMany, h.get_many(&refs)).await
+                }
+                None => {
+                    self.call(Op::GetMany, move |h| h.get_many(&wires.refs()))
+                        .await
+                }
+            };
             let values =
                 engine.absorb(Op::GetMany, outcome, engine.absorbs_read_errors(), || {
                     vec![None; keys.len()]
@@ -256,7 +336,8 @@ impl AsyncEngine {
 
     pub(super) async fn set_many<V: Serialize>(&self, entries: &[(&str, V)]) -> Result<()> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.set_many(entries);
         }
         let span = engine.span_of(
@@ -266,17 +347,19 @@ impl AsyncEngine {
         let (wires, values) = span.in_scope(|| engine.encode_batch(entries))?;
         let ttl = engine.default_ttl;
         async {
-            let outcome = self
-                .call(Op::SetMany, move |h| {
-                    let pairs: Vec<(&str, &[u8])> = wires
-                        .refs()
-                        .into_iter()
-                        .zip(&values)
-                        .map(|(w, v)| (w, v.as_slice()))
-                        .collect();
-                    h.set_many(&pairs, ttl)
-                })
-                .await;
+            let outcome = match native {
+                Some(h) => {
+                    let refs = wires.refs();
+                    let pairs = pairs_of(&refs, &values);
+                    self.native_call(Op::SetMany, h.set_many(&pairs, ttl)).await
+                }
+                None => {
+                    self.call(Op::SetMany, move |h| {
+                        h.set_many(&pairs_of(&wires.refs(), &values), ttl)
+                    })
+                    .await
+                }
+            };
             engine.absorb(Op::SetMany, outcome, engine.absorbs_write_errors(), || ())
         }
         .instrument(span)
@@ -285,14 +368,22 @@ impl AsyncEngine {
 
     pub(super) async fn delete_many(&self, keys: &[&str]) -> Result<usize> {
         let engine = &self.engine;
-        if !engine.blocks {
+        let native = self.native();
+        if native.is_none() && !engine.blocks {
             return engine.delete_many(keys);
         }
         async {
             let wires = engine.wire_keys(keys.iter())?;
-            let outcome = self
-                .call(Op::DeleteMany, move |h| h.delete_many(&wires.refs()))
-                .await;
+            let outcome = match native {
+                Some(h) => {
+                    let refs = wires.refs();
+                    self.native_call(Op::DeleteMany, h.delete_many(&refs)).await
+                }
+                None => {
+                    self.call(Op::DeleteMany, move |h| h.delete_many(&wires.refs()))
+                        .await
+                }
+            };
             engine.absorb(
                 Op::DeleteMany,
                 outcome,
@@ -323,6 +414,15 @@ impl AsyncEngine {
         self.set(key, &value, ttl).await?;
         Ok(value)
     }
+}
+
+/// The entries of a batch write, as the handlers take them.
+fn pairs_of<'a>(wires: &[&'a str], values: &'a [Vec<u8>]) -> Vec<(&'a str, &'a [u8])> {
+    wires
+        .iter()
+        .copied()
+        .zip(values.iter().map(Vec::as_slice))
+        .collect()
 }
 
 fn first<'k>(keys: &[&'k str]) -> &'k str {

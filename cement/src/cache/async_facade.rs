@@ -23,9 +23,12 @@ use crate::Result;
 ///
 /// It is the app's [`Cache`] seen from tokio: the same handler, key mapping, codec, failure
 /// policy, circuit breaker, counters and tracing — one engine, so both faces of an app count
-/// into the same [`stats`](Self::stats) and trip the same breaker. The calls of a handler that
-/// [blocks](CacheHandler::blocks) (memcached, redis, a custom handler by default) run on
-/// tokio's blocking pool, at most `async_blocking_limit` (handler section, default 64, 1 to
+/// into the same [`stats`](Self::stats) and trip the same breaker. A handler with an
+/// [async side](CacheHandler::as_async) (redis with cement-ext's `redis-async`, an
+/// [`AsyncCacheHandler`](super::AsyncCacheHandler) registered `async_only`) is awaited natively
+/// on the calling task. The calls of any other handler that
+/// [blocks](CacheHandler::blocks) (memcached, sqlite, redis without `redis-async`, a custom
+/// sync handler by default) run on tokio's blocking pool, at most `async_blocking_limit` (handler section, default 64, 1 to
 /// 512) at once per cache; the memory handler's run inline. Nothing here blocks the calling
 /// task's thread, so a `current_thread` runtime keeps serving its other tasks while a backend
 /// hangs.
@@ -35,7 +38,9 @@ use crate::Result;
 /// `lease_time` set also needs the runtime's timer (`enable_time`; `#[tokio::main]` has it).
 ///
 /// **Cancellation**: a future dropped mid-call (a `tokio::time::timeout`, a `select!`) never
-/// leaves a connection half-way through a request: a call already on the blocking pool runs to
+/// leaves a connection answering the next caller with its reply (a native handler must see to
+/// that, see [`AsyncCacheHandler`](super::AsyncCacheHandler); redis's multiplexed connection
+/// discards the reply of a dropped call) and a call already on the blocking pool runs to
 /// completion there and its result is dropped; a write may therefore still land after its
 /// future was dropped. Cloning is cheap and shares everything.
 ///

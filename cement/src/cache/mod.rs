@@ -23,6 +23,8 @@
 mod async_engine;
 #[cfg(feature = "tokio")]
 mod async_facade;
+#[cfg(feature = "tokio")]
+mod async_handler;
 pub(crate) mod codec;
 mod engine;
 mod facade;
@@ -40,6 +42,8 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 pub use async_facade::AsyncCache;
+#[cfg(feature = "tokio")]
+pub use async_handler::{AsyncCacheHandler, AsyncOnly, BoxFuture};
 pub use facade::Cache;
 pub use key::KeyRules;
 pub use memory::MemoryCacheHandler;
@@ -207,6 +211,22 @@ pub trait CacheHandler: Send + Sync + 'static {
     /// ```
     fn blocks(&self) -> bool {
         true
+    }
+
+    /// The handler's async side, if it has one (feature `tokio`): the async face
+    /// (`AsyncCache`) then calls it natively on the calling task instead of running this
+    /// handler's sync methods on the blocking pool. Default: `None`. [`AsyncOnly`] returns its
+    /// handler; the redis handler of `cement-ext` (feature `redis-async`) its multiplexed
+    /// client.
+    ///
+    /// ```
+    /// use cement::cache::{CacheHandler, MemoryCacheHandler};
+    ///
+    /// assert!(MemoryCacheHandler::new(10).as_async().is_none()); // inline: it never blocks
+    /// ```
+    #[cfg(feature = "tokio")]
+    fn as_async(&self) -> Option<&dyn AsyncCacheHandler> {
+        None
     }
 }
 

@@ -376,7 +376,7 @@ pub fn undecodable_values_read_as_misses<C: Face>(cache: &C) -> Outcome {
     let wire = ok("wire_key", cache.wire_key("conformance:foreign"))?;
     ok(
         "handler set",
-        cache.handler().set(&wire, b"\xff\x00 not ours", None),
+        cache.handler_set(&wire, b"\xff\x00 not ours"),
     )?;
     let before = cache.stats().decode_errors;
     for key in ["conformance:typed", "conformance:foreign"] {

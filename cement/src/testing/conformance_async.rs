@@ -228,6 +228,12 @@ impl Face for Driven<'_> {
     fn handler(&self) -> &dyn CacheHandler {
         self.cache.handler()
     }
+    fn handler_set(&self, wire: &str, value: &[u8]) -> Result<()> {
+        match self.cache.handler().as_async() {
+            Some(handler) => self.wait(handler.set(wire, value, None)),
+            None => self.cache.handler().set(wire, value, None),
+        }
+    }
     fn capabilities(&self) -> Capabilities {
         self.cache.capabilities()
     }

@@ -30,6 +30,12 @@ pub trait Face: Sync {
     fn handler_label(&self) -> &'static str;
     /// As [`Cache::handler`].
     fn handler(&self) -> &dyn CacheHandler;
+    /// Stores `value` under the wire key `wire` through the handler itself, bypassing the
+    /// facade (bytes written by another program). Default: the handler's sync `set`; the
+    /// async face uses the handler's async side where it has one.
+    fn handler_set(&self, wire: &str, value: &[u8]) -> Result<()> {
+        self.handler().set(wire, value, None)
+    }
     /// As [`Cache::capabilities`].
     fn capabilities(&self) -> Capabilities;
     /// As [`Cache::default_ttl`].

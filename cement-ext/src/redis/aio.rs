@@ -1,0 +1,328 @@
+//! The redis handler's async side (feature `redis-async`): [`AsyncCacheHandler`] for
+//! [`RedisCacheHandler`] on one multiplexed, self-reconnecting connection (redis-rs's
+//! `ConnectionManager`), opened lazily on the first async call; see the module docs' "Async"
+//! section. A dropped future drops only its wait: the connection's driver task reads the
+//! reply and discards it, so the next caller never gets it.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use cement::cache::{AsyncCacheHandler, BoxFuture, Capabilities, KeyRules};
+use cement::Result;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, RedisError};
+
+use super::counter::Direction;
+use super::error::is_stale_connection;
+use super::{glob_escape, set_cmd, ttl_millis, PurgeMode, RedisCacheHandler, PURGE_BATCH};
+
+/// The handler's multiplexed connection, opened on the first async call.
+pub(super) struct Native {
+    client: redis::Client,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    /// `None` before the first call; `Closed` after `close`.
+    state: Mutex<State>,
+}
+
+enum State {
+    Unopened,
+    Open(ConnectionManager),
+    Closed,
+}
+
+impl Native {
+    pub(super) fn new(
+        client: redis::Client,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+    ) -> Self {
+        Native {
+            client,
+            connect_timeout,
+            response_timeout,
+            state: Mutex::new(State::Unopened),
+        }
+    }
+
+    /// The shared connection (a cheap handle on it), created on first use; `None` once closed.
+    fn connection(&self) -> Option<std::result::Result<ConnectionManager, RedisError>> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*state {
+            State::Open(manager) => Some(Ok(manager.clone())),
+            State::Closed => None,
+            State::Unopened => {
+                // One attempt per reconnect: a call never waits through a backoff series
+                // longer than connect_timeout; the next call tries again.
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(Some(self.response_timeout))
+                    .set_number_of_retries(0);
+                Some(
+                    ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+                        .inspect(|manager| *state = State::Open(manager.clone())),
+                )
+            }
+        }
+    }
+
+    /// Drops the connection (its driver task ends with it); later calls are refused.
+    pub(super) fn close(&self) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::Closed;
+    }
+}
+
+/// One request on the multiplexed connection.
+enum Request<'a> {
+    Cmd(&'a redis::Cmd),
+    Pipe(&'a redis::Pipeline),
+    Script(&'a redis::ScriptInvocation<'a>),
+}
+
+impl Request<'_> {
+    async fn send<T: FromRedisValue>(&self, conn: &mut ConnectionManager) -> redis::RedisResult<T> {
+        match self {
+            Request::Cmd(cmd) => cmd.query_async(conn).await,
+            Request::Pipe(pipe) => pipe.query_async(conn).await,
+            Request::Script(script) => script.invoke_async(conn).await,
+        }
+    }
+}
+
+impl RedisCacheHandler {
+    /// Sends `request` on the shared connection. When the connection turns out to have died
+    /// since its last use (the server restarted), the manager reconnects and the request is
+    /// sent once more, as the sync handler repeats a call on a fresh connection.
+    async fn query_async<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T> {
+        let mut conn = self.connection_async()?;
+        let err = match request.send(&mut conn).await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        if !is_stale_connection(&err) {
+            return Err(self.command_error(&err));
+        }
+        tracing::debug!(target: "cement_ext::redis", "reconnecting to {}: the connection had died", self.errors.target);
+        let mut conn = self.connection_async()?;
+        request
+            .send(&mut conn)
+            .await
+            .map_err(|err| self.command_error(&err))
+    }
+
+    fn connection_async(&self) -> Result<ConnectionManager> {
+        match self.native.connection() {
+            Some(Ok(conn)) => Ok(conn),
+            Some(Err(err)) => Err(self.command_error(&err)),
+            None => Err(self.closed()),
+        }
+    }
+
+    async fn step_async(
+        &self,
+        key: &str,
+        direction: Direction,
+        delta: u64,
+        ttl: Option<Duration>,
+    ) -> Result<u64> {
+        let invocation = self.counter_step(key, direction, delta, ttl);
+        let reply: (i64, String) = self.query_async(Request::Script(&invocation)).await?;
+        self.counter_outcome(key, direction, delta, &reply)
+    }
+
+    async fn purge_prefix_async(&self) -> Result<()> {
+        let pattern = format!("{}*", glob_escape(&self.prefix));
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(PURGE_BATCH);
+            let (next, keys): (u64, Vec<Vec<u8>>) = self.query_async(Request::Cmd(&scan)).await?;
+            if !keys.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(&keys);
+                self.query_async::<u64>(Request::Cmd(&unlink)).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// The same commands as the sync side (see the [module docs](super)), on the multiplexed
+/// connection.
+impl AsyncCacheHandler for RedisCacheHandler {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(key);
+            self.query_async(Request::Cmd(&cmd)).await
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.check_size(value)?;
+            let cmd = set_cmd(key, value, ttl);
+            self.query_async(Request::Cmd(&cmd)).await
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("UNLINK");
+            cmd.arg(key);
+            let removed: u64 = self.query_async(Request::Cmd(&cmd)).await?;
+            Ok(removed > 0)
+        })
+    }
+
+    fn purge(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            match self.purge {
+                PurgeMode::Db => {
+                    let cmd = redis::cmd("FLUSHDB");
+                    self.query_async(Request::Cmd(&cmd)).await
+                }
+                PurgeMode::Prefix => self.purge_prefix_async().await,
+            }
+        })
+    }
+
+    fn key_rules(&self) -> KeyRules {
+        KeyRules::ANY
+    }
+
+    fn get_many<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>>> {
+        Box::pin(async move {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut cmd = redis::cmd("MGET");
+            cmd.arg(keys);
+            let values: Vec<Option<Vec<u8>>> = self.query_async(Request::Cmd(&cmd)).await?;
+            self.check_mget(keys.len(), values)
+        })
+    }
+
+    fn set_many<'a>(
+        &'a self,
+        entries: &'a [(&'a str, &'a [u8])],
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if entries.is_empty() {
+                return Ok(());
+            }
+            for (_, value) in entries {
+                self.check_size(value)?;
+            }
+            match ttl {
+                None => {
+                    let mut cmd = redis::cmd("MSET");
+                    for (key, value) in entries {
+                        cmd.arg(*key).arg(*value);
+                    }
+                    self.query_async(Request::Cmd(&cmd)).await
+                }
+                Some(ttl) => {
+                    let mut pipe = redis::pipe();
+                    for (key, value) in entries {
+                        pipe.add_command(set_cmd(key, value, Some(ttl))).ignore();
+                    }
+                    self.query_async(Request::Pipe(&pipe)).await
+                }
+            }
+        })
+    }
+
+    fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            if keys.is_empty() {
+                return Ok(0);
+            }
+            let mut cmd = redis::cmd("UNLINK");
+            cmd.arg(keys);
+            let removed: u64 = self.query_async(Request::Cmd(&cmd)).await?;
+            Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn close(&self) -> Result<()> {
+        self.native.close();
+        Ok(())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    fn add<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            self.check_size(value)?;
+            let mut cmd = set_cmd(key, value, ttl);
+            cmd.arg("NX");
+            self.query_async(Request::Cmd(&cmd)).await
+        })
+    }
+
+    fn incr<'a>(
+        &'a self,
+        key: &'a str,
+        delta: u64,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(self.step_async(key, Direction::Up, delta, ttl))
+    }
+
+    fn decr<'a>(
+        &'a self,
+        key: &'a str,
+        delta: u64,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(self.step_async(key, Direction::Down, delta, ttl))
+    }
+
+    fn touch<'a>(&'a self, key: &'a str, ttl: Option<Duration>) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            match ttl {
+                Some(ttl) => {
+                    let mut cmd = redis::cmd("PEXPIRE");
+                    cmd.arg(key).arg(ttl_millis(ttl));
+                    self.query_async(Request::Cmd(&cmd)).await
+                }
+                None => {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("PERSIST").arg(key).ignore();
+                    pipe.cmd("EXISTS").arg(key);
+                    let (exists,): (bool,) = self.query_async(Request::Pipe(&pipe)).await?;
+                    Ok(exists)
+                }
+            }
+        })
+    }
+
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("EXISTS");
+            cmd.arg(key);
+            self.query_async(Request::Cmd(&cmd)).await
+        })
+    }
+}
