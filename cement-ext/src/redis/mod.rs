@@ -221,10 +221,13 @@
 //! client on the same server, and the batch forms with as many single calls;
 //! `benches/README.md` in the repository says what it compares and gives the latest figures.
 
+mod cluster;
 mod config;
 mod counter;
 mod error;
 mod pool;
+mod sentinel;
+mod topology;
 
 use std::fmt;
 use std::time::Duration;
@@ -233,7 +236,7 @@ use cement::cache::key::shorten;
 use cement::cache::{CacheHandler, Capabilities, HandlerSetup};
 use cement::registry::HandlerContext;
 use cement::{Error, Result};
-use redis::{Connection, RedisError};
+use redis::RedisError;
 
 pub use config::{
     defaults, Db, MaxValueSize, PoolSize, Port, PurgeMode, RedisSettings, Secret,
@@ -243,6 +246,7 @@ pub use config::{
 use counter::{Direction, Reply};
 use error::{classify, is_stale_connection, keeps_connection, ErrorContext, Phase, BACKEND};
 use pool::{CheckoutError, Pool};
+use topology::{Conn, Topology};
 
 cement::register_extension!(
     "redis",
@@ -313,22 +317,25 @@ impl RedisCacheHandler {
     /// server is down; it fails only on bad settings ([`Error::Config`]).
     pub fn new(settings: RedisSettings) -> Result<Self> {
         let resolved = settings.resolve()?;
+        let (connect_timeout, response_timeout) =
+            (resolved.connect_timeout, resolved.response_timeout);
+        let topology = Topology::of(&settings, resolved)?;
+        let errors = ErrorContext {
+            target: topology.target.clone(),
+            tls: topology.tls,
+            password: topology.password.clone(),
+            connect_timeout,
+            response_timeout,
+        };
         let pool_size = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
         let pool = Pool::new(
-            resolved.client,
+            topology.opener(connect_timeout, response_timeout),
             pool_size,
-            resolved.connect_timeout,
-            resolved.response_timeout,
+            connect_timeout,
         );
         Ok(RedisCacheHandler {
             pool,
-            errors: ErrorContext {
-                target: resolved.target,
-                tls: resolved.tls,
-                password: resolved.password,
-                connect_timeout: resolved.connect_timeout,
-                response_timeout: resolved.response_timeout,
-            },
+            errors,
             prefix: settings.prefix,
             purge: settings.purge,
             max_value_size: usize::try_from(settings.max_value_size).unwrap_or(usize::MAX),
@@ -354,7 +361,7 @@ impl RedisCacheHandler {
     /// dropped the connection before its reply left (killed in that instant, `CLIENT KILL`):
     /// the repeat of an `UNLINK` then reports the key as absent, of an `add` reports it as not
     /// stored, and of an `incr`/`decr` applies the step twice.
-    fn run<T>(&self, op: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
+    fn run<T>(&self, op: impl Fn(&mut Conn) -> redis::RedisResult<T>) -> Result<T> {
         let mut pooled = self.checkout()?;
         let Some(conn) = pooled.conn() else {
             return Err(self.closed());
@@ -525,28 +532,10 @@ impl CacheHandler for RedisCacheHandler {
     /// `purge = "db"`: `FLUSHDB`.
     fn purge(&self) -> Result<()> {
         match self.purge {
-            PurgeMode::Db => self.run(|conn| redis::cmd("FLUSHDB").query::<()>(conn)),
+            PurgeMode::Db => self.run(Conn::flush),
             PurgeMode::Prefix => {
                 let pattern = format!("{}*", glob_escape(&self.prefix));
-                self.run(|conn| {
-                    let mut cursor: u64 = 0;
-                    loop {
-                        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(&pattern)
-                            .arg("COUNT")
-                            .arg(PURGE_BATCH)
-                            .query(conn)?;
-                        if !keys.is_empty() {
-                            redis::cmd("UNLINK").arg(&keys).query::<u64>(conn)?;
-                        }
-                        if next == 0 {
-                            return Ok(());
-                        }
-                        cursor = next;
-                    }
-                })
+                self.run(|conn| conn.purge_matching(&pattern))
             }
         }
     }
@@ -555,8 +544,7 @@ impl CacheHandler for RedisCacheHandler {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<Option<Vec<u8>>> =
-            self.run(|conn| redis::cmd("MGET").arg(keys).query(conn))?;
+        let values: Vec<Option<Vec<u8>>> = self.run(|conn| conn.get_many(keys))?;
         if values.len() != keys.len() {
             return Err(Error::Backend {
                 backend: BACKEND,
@@ -579,29 +567,14 @@ impl CacheHandler for RedisCacheHandler {
         for (_, value) in entries {
             self.check_size(value)?;
         }
-        match ttl {
-            None => {
-                let mut cmd = redis::cmd("MSET");
-                for (key, value) in entries {
-                    cmd.arg(*key).arg(*value);
-                }
-                self.run(|conn| cmd.query::<()>(conn))
-            }
-            Some(ttl) => {
-                let mut pipe = redis::pipe();
-                for (key, value) in entries {
-                    pipe.add_command(set_cmd(key, value, Some(ttl))).ignore();
-                }
-                self.run(|conn| pipe.query::<()>(conn))
-            }
-        }
+        self.run(|conn| conn.set_many(entries, ttl))
     }
 
     fn delete_many(&self, keys: &[&str]) -> Result<usize> {
         if keys.is_empty() {
             return Ok(0);
         }
-        let removed = self.run(|conn| redis::cmd("UNLINK").arg(keys).query::<u64>(conn))?;
+        let removed = self.run(|conn| conn.delete_many(keys))?;
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 
@@ -645,13 +618,7 @@ impl CacheHandler for RedisCacheHandler {
                 cmd.arg(key).arg(ttl_millis(ttl));
                 self.run(|conn| cmd.query::<bool>(conn))
             }
-            None => {
-                let mut pipe = redis::pipe();
-                pipe.cmd("PERSIST").arg(key).ignore();
-                pipe.cmd("EXISTS").arg(key);
-                self.run(|conn| pipe.query::<(bool,)>(conn))
-                    .map(|(exists,)| exists)
-            }
+            None => self.run(|conn| conn.persist(key)),
         }
     }
 
