@@ -16,6 +16,10 @@ const SETTLE_DEADLINE: Duration = Duration::from_secs(60);
 
 /// `--cluster-node-timeout` of the cluster nodes, in milliseconds: a killed primary is replaced
 /// by its replica a few seconds later (the default, 15 s, makes failover tests slow).
+///
+/// ```
+/// assert_eq!(cement_ext::testing::CLUSTER_NODE_TIMEOUT_MS, 3000);
+/// ```
 pub const CLUSTER_NODE_TIMEOUT_MS: u64 = 3000;
 
 /// A Redis Cluster of `primaries` primaries (each with `replicas` replicas) on free loopback
