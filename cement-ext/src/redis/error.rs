@@ -108,6 +108,15 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             | ServerErrorKind::ClusterDown
             | ServerErrorKind::ReadOnly,
         ) => Error::unavailable(BACKEND, format!("{target} cannot serve requests right now ({detail}); retry later")),
+        // A cluster whose slot map has a gap or points at a node it cannot reach: a failover
+        // or resharding under way (redis-rs refreshes the map on the next calls).
+        ErrorKind::ClusterConnectionNotFound => Error::unavailable(BACKEND, format!(
+            "{target} has no reachable node for this key right now ({detail}); retry later"
+        )),
+        ErrorKind::Client if detail.contains("Missing slot coverage") => Error::unavailable(BACKEND, format!(
+            "{target} has no node serving this key's slot right now ({detail}); a failover may \
+             be under way; retry later"
+        )),
         ErrorKind::Io => {
             let tls_hint = if ctx.tls {
                 "; for a TLS error, check that the server speaks TLS on that port and that \
@@ -194,6 +203,23 @@ mod tests {
         let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
         assert!(!shown.contains("hunter22"), "{shown}");
         assert!(shown.contains("password"), "{shown}");
+    }
+
+    #[test]
+    fn a_cluster_or_primary_in_failover_is_unavailable() {
+        let cases = [
+            RedisError::from((ErrorKind::Client, "Missing slot coverage")),
+            RedisError::from((ErrorKind::ClusterConnectionNotFound, "no connection")),
+            RedisError::from((ErrorKind::Server(ServerErrorKind::ClusterDown), "down")),
+            RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "replica")),
+        ];
+        for err in cases {
+            let e = classify(&err, &ctx(), Phase::Command);
+            assert!(matches!(e, Error::Unavailable { .. }), "{err}: {e}");
+        }
+        let read_only = RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "x"));
+        assert!(is_stale_connection(&read_only));
+        assert!(!keeps_connection(&read_only));
     }
 
     #[test]
