@@ -23,11 +23,18 @@
 //! also prints interleaved comparisons: batches of each variant in rotating order, many
 //! rounds, and the ratio of the medians (to `raw`; for the batch forms, the gain of the batch
 //! over the single calls). They are skipped with `--test` / `--list`.
+//!
+//! The groups `redis_cluster/get`, `redis_cluster/set` and `redis_cluster/get_many_100` run on
+//! a 3-primary Redis Cluster the bench starts (`redis-cli --cluster create`): `raw` is one
+//! `redis::cluster::ClusterConnection` (`GET`, `SET`, and for the 100 keys, which span all three
+//! primaries, a `cluster_pipe` of `GET`s: one pipeline per node, as the handler sends;
+//! `raw_mget` is redis-rs' own `MGET`, which it splits per slot), `cache` is `app.cache()` with
+//! `cluster = [...]`. Their interleaved comparison prints the median of the per-round ratios.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cement_ext::testing::RedisServer;
+use cement_ext::testing::{RedisCluster, RedisServer};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BatchSize, BenchmarkGroup, Criterion};
 // Links cement-ext's registrations: this bench builds its app from a `Meta` value, not with
@@ -510,6 +517,205 @@ fn interleaved_batches() {
     }
 }
 
+/// A 3-primary cluster, an app on it with `MANY` keys stored, and a raw cluster connection.
+struct ClusterFixture {
+    _cluster: RedisCluster,
+    app: cement::Application,
+    raw: redis::cluster::ClusterConnection,
+    value: String,
+    keys: Vec<String>,
+    wire: Vec<String>,
+    encoded: Vec<u8>,
+}
+
+impl ClusterFixture {
+    fn new() -> Self {
+        let cluster =
+            RedisCluster::start(3, 0).expect("a redis cluster (apt-get install redis-server)");
+        let app = support::app("bench", "redis")
+            .set("cache.redis", "cluster", cluster.seeds())
+            .setup()
+            .expect("app setup");
+        let mut raw = redis::cluster::ClusterClient::new(
+            cluster
+                .seeds()
+                .iter()
+                .map(|s| format!("redis://{s}"))
+                .collect::<Vec<_>>(),
+        )
+        .and_then(|c| c.get_connection())
+        .expect("raw cluster connection");
+        let value = value();
+        let keys: Vec<String> = (0..MANY).map(|i| format!("user:{i}:profile")).collect();
+        let wire: Vec<String> = keys.iter().map(|k| format!("{PREFIX}{k}")).collect();
+        for key in &keys {
+            app.cache().set(key, &value).expect("set");
+        }
+        let encoded: Vec<u8> = redis::cmd("GET")
+            .arg(&wire[0])
+            .query(&mut raw)
+            .expect("get");
+        ClusterFixture {
+            _cluster: cluster,
+            app,
+            raw,
+            value,
+            keys,
+            wire,
+            encoded,
+        }
+    }
+}
+
+fn cluster_get(raw: &mut redis::cluster::ClusterConnection, key: &str) -> Option<Vec<u8>> {
+    redis::cmd("GET").arg(key).query(raw).expect("get")
+}
+
+fn cluster_set(raw: &mut redis::cluster::ClusterConnection, key: &str, value: &[u8]) {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query::<()>(raw)
+        .expect("set")
+}
+
+fn cluster_pipe_get(
+    raw: &mut redis::cluster::ClusterConnection,
+    keys: &[&str],
+) -> Vec<Option<Vec<u8>>> {
+    let mut pipe = redis::cluster::cluster_pipe();
+    for key in keys {
+        pipe.cmd("GET").arg(*key);
+    }
+    pipe.query(raw).expect("pipeline")
+}
+
+fn cluster_mget(
+    raw: &mut redis::cluster::ClusterConnection,
+    keys: &[&str],
+) -> Vec<Option<Vec<u8>>> {
+    redis::cmd("MGET").arg(keys).query(raw).expect("mget")
+}
+
+fn bench_cluster(c: &mut Criterion) {
+    let mut f = ClusterFixture::new();
+    let cache = f.app.cache().clone();
+    let (key, wire_key) = (f.keys[0].as_str(), f.wire[0].as_str());
+    let (value, encoded, raw) = (&f.value, &f.encoded, &mut f.raw);
+    let key_refs: Vec<&str> = f.keys.iter().map(String::as_str).collect();
+    let wire_refs: Vec<&str> = f.wire.iter().map(String::as_str).collect();
+
+    let mut group = c.benchmark_group("redis_cluster/get");
+    group.bench_function("raw", |b| b.iter(|| black_box(cluster_get(raw, wire_key))));
+    group.bench_function("cache", |b| {
+        b.iter(|| black_box(cache.get::<String>(black_box(key)).expect("get")))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("redis_cluster/set");
+    group.bench_function("raw", |b| b.iter(|| cluster_set(raw, wire_key, encoded)));
+    group.bench_function("cache", |b| {
+        b.iter(|| cache.set(black_box(key), black_box(value)).expect("set"))
+    });
+    group.finish();
+
+    let mut group = short_group(c, "redis_cluster/get_many_100");
+    group.bench_function("raw", |b| {
+        b.iter(|| black_box(cluster_pipe_get(raw, &wire_refs)))
+    });
+    group.bench_function("raw_mget", |b| {
+        b.iter(|| black_box(cluster_mget(raw, &wire_refs)))
+    });
+    group.bench_function("cache", |b| {
+        b.iter(|| {
+            black_box(
+                cache
+                    .get_many::<String>(black_box(&key_refs))
+                    .expect("mget"),
+            )
+        })
+    });
+    group.finish();
+}
+
+/// The cluster's interleaved comparison: `raw` and `cache` alternate in rotating order, and
+/// each round's ratio (cache time / raw time) goes into the median.
+fn interleaved_cluster() {
+    const ROUNDS: usize = 150;
+    let f = ClusterFixture::new();
+    let cache = f.app.cache().clone();
+    let (key, wire_key) = (f.keys[0].as_str(), f.wire[0].as_str());
+    let (value, encoded) = (&f.value, &f.encoded);
+    let key_refs: Vec<&str> = f.keys.iter().map(String::as_str).collect();
+    let wire_refs: Vec<&str> = f.wire.iter().map(String::as_str).collect();
+    let raw = std::cell::RefCell::new(f.raw);
+    type Pair<'a> = [Box<dyn FnMut() + 'a>; 2];
+    let ops: Vec<(&str, usize, Pair<'_>)> = vec![
+        (
+            "get",
+            200,
+            [
+                Box::new(|| drop(black_box(cluster_get(&mut raw.borrow_mut(), wire_key)))),
+                Box::new(|| drop(black_box(cache.get::<String>(key).expect("get")))),
+            ],
+        ),
+        (
+            "set",
+            200,
+            [
+                Box::new(|| cluster_set(&mut raw.borrow_mut(), wire_key, encoded)),
+                Box::new(|| cache.set(key, value).expect("set")),
+            ],
+        ),
+        (
+            "get_many_100",
+            20,
+            [
+                Box::new(|| {
+                    drop(black_box(cluster_pipe_get(
+                        &mut raw.borrow_mut(),
+                        &wire_refs,
+                    )))
+                }),
+                Box::new(|| {
+                    drop(black_box(
+                        cache.get_many::<String>(&key_refs).expect("mget"),
+                    ))
+                }),
+            ],
+        ),
+    ];
+    println!(
+        "\nredis_cluster/interleaved: raw ClusterConnection vs app.cache(), median time per op over {ROUNDS} rounds and the median of the per-round ratios (raw ops/s share: cache ops/s ÷ raw ops/s)"
+    );
+    for (name, batch, mut pair) in ops {
+        for run in pair.iter_mut() {
+            (0..batch).for_each(|_| run());
+        }
+        let mut times: [Vec<f64>; 2] = Default::default();
+        let mut ratios = Vec::with_capacity(ROUNDS);
+        for round in 0..ROUNDS {
+            let mut this = [0.0; 2];
+            for j in 0..2 {
+                let i = (j + round) % 2;
+                let started = Instant::now();
+                (0..batch).for_each(|_| (pair[i])());
+                this[i] = started.elapsed().as_secs_f64() * 1e6 / batch as f64;
+                times[i].push(this[i]);
+            }
+            ratios.push(this[0] / this[1]);
+        }
+        let (raw_m, cache_m, share) = (
+            median(&mut times[0]),
+            median(&mut times[1]),
+            median(&mut ratios),
+        );
+        println!(
+            "  {name:<13} raw {raw_m:.2} µs   cache {cache_m:.2} µs   cache/raw ops/s {share:.3}×"
+        );
+    }
+}
+
 fn median(times: &mut [f64]) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
@@ -521,7 +727,7 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .sample_size(60);
-    targets = bench
+    targets = bench, bench_cluster
 }
 fn main() {
     benches();
@@ -529,5 +735,6 @@ fn main() {
     if !std::env::args().any(|arg| arg == "--test" || arg == "--list") {
         interleaved();
         interleaved_batches();
+        interleaved_cluster();
     }
 }

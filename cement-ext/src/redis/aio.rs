@@ -8,13 +8,13 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use cement::cache::{AsyncCacheHandler, BoxFuture, Capabilities, KeyRules};
-use cement::Result;
+use cement::{Error, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, RedisError};
 
 use super::counter::Direction;
 use super::error::is_stale_connection;
-use super::{glob_escape, set_cmd, ttl_millis, PurgeMode, RedisCacheHandler, PURGE_BATCH};
+use super::{glob_escape, set_cmd, ttl_millis, PurgeMode, RedisCacheHandler, BACKEND, PURGE_BATCH};
 
 /// The handler's multiplexed connection, opened on the first async call.
 pub(super) struct Native {
@@ -111,7 +111,15 @@ impl RedisCacheHandler {
     }
 
     fn connection_async(&self) -> Result<ConnectionManager> {
-        match self.native.connection() {
+        let Some(native) = &self.native else {
+            // A cluster or sentinel topology: `as_async` offers no native side, so only a
+            // direct call of the trait's methods gets here.
+            return Err(Error::Unsupported {
+                backend: BACKEND,
+                operation: "native async calls on a cluster or sentinel topology (use app.async_cache(), which runs them on the blocking pool)",
+            });
+        };
+        match native.connection() {
             Some(Ok(conn)) => Ok(conn),
             Some(Err(err)) => Err(self.command_error(&err)),
             None => Err(self.closed()),
@@ -259,7 +267,9 @@ impl AsyncCacheHandler for RedisCacheHandler {
     }
 
     fn close(&self) -> Result<()> {
-        self.native.close();
+        if let Some(native) = &self.native {
+            native.close();
+        }
         Ok(())
     }
 

@@ -131,6 +131,20 @@ pub struct RedisSettings {
     /// `proto-max-bulk-len`, is 512 MiB).
     #[serde(deserialize_with = "MaxValueSize::deserialize_into")]
     pub max_value_size: u64,
+    /// Redis Cluster: seed nodes, `host:port` or `redis://`/`rediss://` urls (see
+    /// [Topologies](super#topologies)). Not with `url`, `sentinels` or a `db` other than 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Vec<String>>,
+    /// Sentinel: the sentinels, `host:port` or `redis://`/`rediss://` urls; with
+    /// `sentinel_master` (see [Topologies](super#topologies)). Not with `url` or `cluster`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentinels: Option<Vec<String>>,
+    /// Sentinel: the name the sentinels monitor the primary under (`sentinel monitor <name> …`).
+    #[serde(
+        deserialize_with = "optional_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sentinel_master: Option<String>,
 }
 
 impl Default for RedisSettings {
@@ -150,6 +164,9 @@ impl Default for RedisSettings {
             pool_size: 16,
             purge: PurgeMode::Prefix,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            cluster: None,
+            sentinels: None,
+            sentinel_master: None,
         }
     }
 }
@@ -171,8 +188,15 @@ impl fmt::Debug for RedisSettings {
             .field("pool_size", &self.pool_size)
             .field("purge", &self.purge)
             .field("max_value_size", &self.max_value_size)
+            .field("cluster", &self.cluster.as_deref().map(redact_all))
+            .field("sentinels", &self.sentinels.as_deref().map(redact_all))
+            .field("sentinel_master", &self.sentinel_master)
             .finish()
     }
+}
+
+fn redact_all(nodes: &[String]) -> Vec<String> {
+    nodes.iter().map(|n| redact_url(n).into_owned()).collect()
 }
 
 /// What `purge` removes.
@@ -383,7 +407,10 @@ impl RedisSettings {
                     .map_err(|e| config_error(format!("cannot use {target}: {e}")))?,
             }
         } else {
-            if let Some(path) = &self.tls_ca_file {
+            // With a cluster or sentinels, TLS is also chosen by their `rediss://` urls
+            // (checked in `topology`).
+            let topology = self.cluster.is_some() || self.sentinels.is_some();
+            if let (Some(path), false) = (&self.tls_ca_file, topology) {
                 return Err(config_error(format!(
                     "tls_ca_file ({}) is set but the connection is not TLS; set tls = true or use a rediss:// url",
                     path.display()
@@ -407,11 +434,11 @@ impl RedisSettings {
 /// rustls needs one process-wide crypto provider; with several crypto features enabled in the
 /// build (by other crates) it cannot pick one and panics at the first TLS connection. Installing
 /// ring explicitly avoids that; if a provider is installed already, that one stays.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn config_error(message: impl fmt::Display) -> Error {
+pub(crate) fn config_error(message: impl fmt::Display) -> Error {
     Error::Config(format!("[{SECTION}] {message}"))
 }
 

@@ -50,16 +50,25 @@ impl fmt::Debug for ErrorContext {
 pub(crate) fn keeps_connection(err: &RedisError) -> bool {
     // A server error reply or a reply of an unexpected type was read completely: the
     // connection is in step. Anything else (I/O, timeout, parse) may leave a half-read reply.
-    matches!(
-        err.kind(),
-        ErrorKind::Server(_) | ErrorKind::Extension | ErrorKind::UnexpectedReturnType
-    )
+    // `READONLY` is the exception: the server is (now) a replica, as a primary demoted by a
+    // failover is; the connection is of no further use for writes.
+    !is_read_only(err)
+        && matches!(
+            err.kind(),
+            ErrorKind::Server(_) | ErrorKind::Extension | ErrorKind::UnexpectedReturnType
+        )
+}
+
+fn is_read_only(err: &RedisError) -> bool {
+    err.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
 }
 
 /// Whether the error says that the connection had died before we used it (server restarted,
 /// idle connection closed): then a fresh connection may well succeed.
+/// A `READONLY` reply counts too: the pooled connections lead to a primary that a failover
+/// demoted, and a fresh one leads to the primary the sentinels name now.
 pub(crate) fn is_stale_connection(err: &RedisError) -> bool {
-    err.is_connection_dropped() && !err.is_timeout()
+    (err.is_connection_dropped() && !err.is_timeout()) || is_read_only(err)
 }
 
 /// The cement error for a client error.
@@ -96,8 +105,18 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             ServerErrorKind::BusyLoading
             | ServerErrorKind::MasterDown
             | ServerErrorKind::TryAgain
-            | ServerErrorKind::ClusterDown,
+            | ServerErrorKind::ClusterDown
+            | ServerErrorKind::ReadOnly,
         ) => Error::unavailable(BACKEND, format!("{target} cannot serve requests right now ({detail}); retry later")),
+        // A cluster whose slot map has a gap or points at a node it cannot reach: a failover
+        // or resharding under way (redis-rs refreshes the map on the next calls).
+        ErrorKind::ClusterConnectionNotFound => Error::unavailable(BACKEND, format!(
+            "{target} has no reachable node for this key right now ({detail}); retry later"
+        )),
+        ErrorKind::Client if detail.contains("Missing slot coverage") => Error::unavailable(BACKEND, format!(
+            "{target} has no node serving this key's slot right now ({detail}); a failover may \
+             be under way; retry later"
+        )),
         ErrorKind::Io => {
             let tls_hint = if ctx.tls {
                 "; for a TLS error, check that the server speaks TLS on that port and that \
@@ -107,7 +126,8 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             };
             Error::unavailable(BACKEND, format!(
                     "cannot reach {target} ({detail}); is redis-server running there? \
-                     (set [cache.redis] host and port, or url){tls_hint}"
+                     ({}){tls_hint}",
+                    where_to_set(target)
                 ))
         }
         _ => {
@@ -118,6 +138,17 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             };
             Error::backend(BACKEND, format!("{target}: {detail}{hint}"))
         }
+    }
+}
+
+/// The keys that name the servers of `target`'s topology.
+fn where_to_set(target: &str) -> &'static str {
+    if target.contains(" cluster (seeds ") {
+        "check [cache.redis] cluster; a cluster failing over answers again within seconds"
+    } else if target.contains(" via sentinels ") {
+        "check [cache.redis] sentinels and sentinel_master; a failover takes a few seconds"
+    } else {
+        "set [cache.redis] host and port, or url"
     }
 }
 
@@ -172,6 +203,23 @@ mod tests {
         let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
         assert!(!shown.contains("hunter22"), "{shown}");
         assert!(shown.contains("password"), "{shown}");
+    }
+
+    #[test]
+    fn a_cluster_or_primary_in_failover_is_unavailable() {
+        let cases = [
+            RedisError::from((ErrorKind::Client, "Missing slot coverage")),
+            RedisError::from((ErrorKind::ClusterConnectionNotFound, "no connection")),
+            RedisError::from((ErrorKind::Server(ServerErrorKind::ClusterDown), "down")),
+            RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "replica")),
+        ];
+        for err in cases {
+            let e = classify(&err, &ctx(), Phase::Command);
+            assert!(matches!(e, Error::Unavailable { .. }), "{err}: {e}");
+        }
+        let read_only = RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "x"));
+        assert!(is_stale_connection(&read_only));
+        assert!(!keeps_connection(&read_only));
     }
 
     #[test]

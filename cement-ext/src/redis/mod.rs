@@ -55,6 +55,9 @@
 //! | `pool_size` | `16` | most connections open at once; more threads than that wait (up to `connect_timeout`); 1 to 1024 |
 //! | `purge` | `"prefix"` | what `purge()` removes: `"prefix"` or `"db"` (see [Purge](#purge)) |
 //! | `max_value_size` | `536870912` | largest encoded value sent, in bytes (redis' own limit is 512 MiB); larger ones fail with [`Error::ValueTooLarge`] before anything is sent. From 1 to 4294967296 |
+//! | `cluster` | unset | Redis Cluster: seed nodes, `"host:port"` or `redis://`/`rediss://` urls (see [Topologies](#topologies)); not with `url` or `sentinels` |
+//! | `sentinels` | unset | Sentinel: the sentinels, `"host:port"` or urls; with `sentinel_master` (see [Topologies](#topologies)) |
+//! | `sentinel_master` | unset | the name the sentinels monitor the primary under |
 //!
 //! Durations are seconds and may be fractional (`0.25`). Environment variables follow
 //! Cement's naming, `<APP>_CACHE_REDIS_<KEY>` (`MYAPP_CACHE_REDIS_PASSWORD`,
@@ -158,8 +161,59 @@
 //!   close to what Cement's redis handler did (`KEYS *` + `DEL`); choose it only for a database
 //!   the app owns alone.
 //!
-//! Cluster mode is not supported (`MGET`/`MSET`/`UNLINK` of several keys need them in one
-//! slot).
+//! # Topologies
+//!
+//! A section names exactly one topology: one server (`url`, or `host`/`port`), a Redis
+//! Cluster (`cluster`) or a primary behind Sentinel (`sentinels` + `sentinel_master`). Two of
+//! them (`url` with `cluster`, `cluster` with `sentinels`, …) fail at setup with
+//! [`Error::Config`] naming both keys, as do an empty list, a malformed node (`"host"` without
+//! a port, port 0, an `http://` url), `sentinels` without `sentinel_master` (or the other way
+//! round) and `db` other than 0 with `cluster`. Everything else (timeouts, pool, purge,
+//! failure policy, breaker, stats, spans) works as on one server.
+//!
+//! ```toml
+//! # Redis Cluster: any of its nodes as seeds; the others are discovered.
+//! [cache.redis]
+//! cluster = ["10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"]
+//! password = "s3cret"            # username/password/tls/tls_ca_file apply to every node
+//! ```
+//!
+//! ```toml
+//! # Sentinel: the primary that the sentinels name, followed across failovers.
+//! [cache.redis]
+//! sentinels = ["10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"]
+//! sentinel_master = "mymaster"
+//! db = 2                          # db/username/password/tls apply to the primary
+//! ```
+//!
+//! Nodes are `"host:port"` (TLS with `tls = true`) or `redis://[user[:password]@]host:port`
+//! / `rediss://…` urls; `username` and `password` of the section win over a url's for the data
+//! nodes, and `tls_ca_file` is the CA for every TLS connection. A sentinel url's own password
+//! authenticates to that sentinel (sentinels often have none, or one of their own).
+//!
+//! **Cluster.** Keys go to the slot redis computes for them: no hash tag is added, so keys
+//! spread over all primaries. Single-key commands (`get`, `set`, `add`, `incr`, `touch`, …)
+//! go to the key's primary, and `MOVED`/`ASK` redirections (a resharding in progress) are
+//! followed by the client (redis-rs' `ClusterConnection`, which also refreshes its slot map).
+//! `get_many`, `set_many` and `delete_many` send one pipeline per node involved (`GET`, `SET
+//! [PX]`, `UNLINK` per key: multi-key commands need all keys in one slot on a cluster), all
+//! sent before any reply is read, and return in key order. `purge = "prefix"` runs `SCAN
+//! MATCH` + `UNLINK` on every primary (listed by `CLUSTER NODES`), never `KEYS`; `purge = "db"`
+//! sends `FLUSHDB` to every primary. Counters and `add` stay single-key atomic: the counter
+//! script touches only its key, which lives on one primary; its `SCRIPT LOAD` goes to every
+//! node. While a primary fails over, calls on its slots fail with [`Error::Unavailable`] (or
+//! [`Error::Timeout`]) after a few quick retries (`CLUSTERDOWN`, `TRYAGAIN`, a refused node),
+//! then work again with no action: measured here with `--cluster-node-timeout 3000`, about
+//! 5.5 s from the kill to the first successful call.
+//!
+//! **Sentinel.** Each new connection asks the sentinels in turn for the primary (`SENTINEL
+//! get-master-addr-by-name`; one that is down or does not answer within the timeouts is
+//! skipped), connects to it with the section's auth, TLS and `db`, and checks with `ROLE` that
+//! it is a primary. When the primary dies, pooled connections fail ([`Error::Unavailable`]) and
+//! are dropped; one to a primary demoted to a replica answers `READONLY` and is dropped with
+//! the other idle ones, the call repeated once on a fresh connection. So after a failover the
+//! handler finds the promoted replica by itself (about 2 s after the kill here, with
+//! `down-after-milliseconds 1000`).
 //!
 //! # Auth
 //!
@@ -254,16 +308,25 @@
 //! `touch(None)` leaving `PTTL = -1`, and all of them through an ACL user limited to the app's
 //! keys.
 //!
+//! `cargo test --test redis_cluster` starts a 3-primary Redis Cluster (and one with a replica
+//! per primary, whose primary it kills) with `redis-cli --cluster create`, and a primary +
+//! replica + 3 sentinels, and runs the conformance suite, spread, purge, batch and failover
+//! tests on them (`cement_ext::testing::{RedisCluster, RedisSentinels}`).
+//!
 //! `cargo bench --bench redis` compares the handler and `app.cache()` with the raw `redis`
-//! client on the same server, and the batch forms with as many single calls;
+//! client on the same server (and on a cluster, with a raw `ClusterConnection`), and the batch
+//! forms with as many single calls;
 //! `benches/README.md` in the repository says what it compares and gives the latest figures.
 
 #[cfg(feature = "redis-async")]
 mod aio;
+mod cluster;
 mod config;
 mod counter;
 mod error;
 mod pool;
+mod sentinel;
+mod topology;
 
 use std::fmt;
 use std::time::Duration;
@@ -272,7 +335,7 @@ use cement::cache::key::shorten;
 use cement::cache::{CacheHandler, Capabilities, HandlerSetup};
 use cement::registry::HandlerContext;
 use cement::{Error, Result};
-use redis::{Connection, RedisError};
+use redis::RedisError;
 
 pub use config::{
     defaults, Db, MaxValueSize, PoolSize, Port, PurgeMode, RedisSettings, Secret,
@@ -282,6 +345,7 @@ pub use config::{
 use counter::{Direction, Reply};
 use error::{classify, is_stale_connection, keeps_connection, ErrorContext, Phase, BACKEND};
 use pool::{CheckoutError, Pool};
+use topology::{Conn, Topology};
 
 cement::register_extension!(
     "redis",
@@ -322,9 +386,10 @@ pub struct RedisCacheHandler {
     max_value_size: usize,
     /// The `incr`/`decr` script ([`counter`]).
     counter: redis::Script,
-    /// The async side's multiplexed connection ([`aio`]).
+    /// The async side's multiplexed connection ([`aio`]); one server only: a cluster or a
+    /// sentinel topology has none, and `app.async_cache()` runs it on the blocking pool.
     #[cfg(feature = "redis-async")]
-    native: aio::Native,
+    native: Option<aio::Native>,
 }
 
 impl fmt::Debug for RedisCacheHandler {
@@ -355,28 +420,34 @@ impl RedisCacheHandler {
     /// server is down; it fails only on bad settings ([`Error::Config`]).
     pub fn new(settings: RedisSettings) -> Result<Self> {
         let resolved = settings.resolve()?;
-        let pool_size = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
+        let (connect_timeout, response_timeout) =
+            (resolved.connect_timeout, resolved.response_timeout);
+        let topology = Topology::of(&settings, resolved)?;
         #[cfg(feature = "redis-async")]
-        let native = aio::Native::new(
-            resolved.client.clone(),
-            resolved.connect_timeout,
-            resolved.response_timeout,
-        );
+        let native = match &topology.plan {
+            topology::Plan::Single(client) => Some(aio::Native::new(
+                client.clone(),
+                connect_timeout,
+                response_timeout,
+            )),
+            topology::Plan::Cluster(_) | topology::Plan::Sentinel(_) => None,
+        };
+        let errors = ErrorContext {
+            target: topology.target.clone(),
+            tls: topology.tls,
+            password: topology.password.clone(),
+            connect_timeout,
+            response_timeout,
+        };
+        let pool_size = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
         let pool = Pool::new(
-            resolved.client,
+            topology.opener(connect_timeout, response_timeout),
             pool_size,
-            resolved.connect_timeout,
-            resolved.response_timeout,
+            connect_timeout,
         );
         Ok(RedisCacheHandler {
             pool,
-            errors: ErrorContext {
-                target: resolved.target,
-                tls: resolved.tls,
-                password: resolved.password,
-                connect_timeout: resolved.connect_timeout,
-                response_timeout: resolved.response_timeout,
-            },
+            errors,
             prefix: settings.prefix,
             purge: settings.purge,
             max_value_size: usize::try_from(settings.max_value_size).unwrap_or(usize::MAX),
@@ -404,7 +475,7 @@ impl RedisCacheHandler {
     /// dropped the connection before its reply left (killed in that instant, `CLIENT KILL`):
     /// the repeat of an `UNLINK` then reports the key as absent, of an `add` reports it as not
     /// stored, and of an `incr`/`decr` applies the step twice.
-    fn run<T>(&self, op: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
+    fn run<T>(&self, op: impl Fn(&mut Conn) -> redis::RedisResult<T>) -> Result<T> {
         let mut pooled = self.checkout()?;
         let Some(conn) = pooled.conn() else {
             return Err(self.closed());
@@ -618,28 +689,10 @@ impl CacheHandler for RedisCacheHandler {
     /// `purge = "db"`: `FLUSHDB`.
     fn purge(&self) -> Result<()> {
         match self.purge {
-            PurgeMode::Db => self.run(|conn| redis::cmd("FLUSHDB").query::<()>(conn)),
+            PurgeMode::Db => self.run(Conn::flush),
             PurgeMode::Prefix => {
                 let pattern = format!("{}*", glob_escape(&self.prefix));
-                self.run(|conn| {
-                    let mut cursor: u64 = 0;
-                    loop {
-                        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(&pattern)
-                            .arg("COUNT")
-                            .arg(PURGE_BATCH)
-                            .query(conn)?;
-                        if !keys.is_empty() {
-                            redis::cmd("UNLINK").arg(&keys).query::<u64>(conn)?;
-                        }
-                        if next == 0 {
-                            return Ok(());
-                        }
-                        cursor = next;
-                    }
-                })
+                self.run(|conn| conn.purge_matching(&pattern))
             }
         }
     }
@@ -648,8 +701,7 @@ impl CacheHandler for RedisCacheHandler {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<Option<Vec<u8>>> =
-            self.run(|conn| redis::cmd("MGET").arg(keys).query(conn))?;
+        let values: Vec<Option<Vec<u8>>> = self.run(|conn| conn.get_many(keys))?;
         self.check_mget(keys.len(), values)
     }
 
@@ -660,36 +712,23 @@ impl CacheHandler for RedisCacheHandler {
         for (_, value) in entries {
             self.check_size(value)?;
         }
-        match ttl {
-            None => {
-                let mut cmd = redis::cmd("MSET");
-                for (key, value) in entries {
-                    cmd.arg(*key).arg(*value);
-                }
-                self.run(|conn| cmd.query::<()>(conn))
-            }
-            Some(ttl) => {
-                let mut pipe = redis::pipe();
-                for (key, value) in entries {
-                    pipe.add_command(set_cmd(key, value, Some(ttl))).ignore();
-                }
-                self.run(|conn| pipe.query::<()>(conn))
-            }
-        }
+        self.run(|conn| conn.set_many(entries, ttl))
     }
 
     fn delete_many(&self, keys: &[&str]) -> Result<usize> {
         if keys.is_empty() {
             return Ok(0);
         }
-        let removed = self.run(|conn| redis::cmd("UNLINK").arg(keys).query::<u64>(conn))?;
+        let removed = self.run(|conn| conn.delete_many(keys))?;
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 
     fn close(&self) -> Result<()> {
         self.pool.close();
         #[cfg(feature = "redis-async")]
-        self.native.close();
+        if let Some(native) = &self.native {
+            native.close();
+        }
         Ok(())
     }
 
@@ -728,13 +767,7 @@ impl CacheHandler for RedisCacheHandler {
                 cmd.arg(key).arg(ttl_millis(ttl));
                 self.run(|conn| cmd.query::<bool>(conn))
             }
-            None => {
-                let mut pipe = redis::pipe();
-                pipe.cmd("PERSIST").arg(key).ignore();
-                pipe.cmd("EXISTS").arg(key);
-                self.run(|conn| pipe.query::<(bool,)>(conn))
-                    .map(|(exists,)| exists)
-            }
+            None => self.run(|conn| conn.persist(key)),
         }
     }
 
@@ -743,10 +776,13 @@ impl CacheHandler for RedisCacheHandler {
         self.run(|conn| redis::cmd("EXISTS").arg(key).query::<bool>(conn))
     }
 
-    /// The multiplexed async side ([`aio`]), which `app.async_cache()` awaits natively.
+    /// The multiplexed async side ([`aio`]), which `app.async_cache()` awaits natively; on a
+    /// single server only (a cluster or sentinel topology runs on the blocking pool).
     #[cfg(feature = "redis-async")]
     fn as_async(&self) -> Option<&dyn cement::cache::AsyncCacheHandler> {
-        Some(self)
+        self.native
+            .as_ref()
+            .map(|_| self as &dyn cement::cache::AsyncCacheHandler)
     }
 }
 

@@ -1,4 +1,5 @@
-//! A small blocking connection pool for `redis::Connection`.
+//! A small blocking connection pool for [`Conn`]: connections to one server, to the primary
+//! the sentinels name, or to a whole cluster; the [`Opener`] decides which.
 //!
 //! Why not r2d2: r2d2 connects in background threads through `Client::get_connection()`, which
 //! has no timeout (a server that accepts and never answers parks those threads for good), and
@@ -14,7 +15,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, ConnectionLike, RedisError};
+use redis::{ConnectionLike, RedisError};
+
+use super::topology::{Conn, Opener};
 
 /// Why no connection could be had.
 #[derive(Debug)]
@@ -32,17 +35,16 @@ pub(crate) struct Pool {
 }
 
 struct Shared {
-    client: Client,
+    opener: Opener,
     connect_timeout: Duration,
-    response_timeout: Duration,
     max_size: usize,
     state: Mutex<State>,
     freed: Condvar,
 }
 
 struct State {
-    idle: Vec<Connection>,
-    /// Connections that exist: idle, checked out, or being opened.
+    idle: Vec<Conn>,
+    /// Conns that exist: idle, checked out, or being opened.
     open: usize,
     /// Callers waiting for a connection. Only then is `freed` notified: a notification is a
     /// system call, which would cost every call a few percent.
@@ -55,7 +57,7 @@ enum Handoff {
     Waiting,
     /// The caller stopped waiting; the opener disposes of what it gets.
     Abandoned,
-    Done(Result<Connection, RedisError>),
+    Done(Result<Conn, RedisError>),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -65,17 +67,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Pool {
-    pub(crate) fn new(
-        client: Client,
-        max_size: usize,
-        connect_timeout: Duration,
-        response_timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(opener: Opener, max_size: usize, connect_timeout: Duration) -> Self {
         Pool {
             shared: Arc::new(Shared {
-                client,
+                opener,
                 connect_timeout,
-                response_timeout,
                 max_size: max_size.max(1),
                 state: Mutex::new(State {
                     idle: Vec::new(),
@@ -141,7 +137,7 @@ impl Pool {
     /// server could hold it several times that long; the opening therefore runs on a helper
     /// thread, and the caller stops waiting at the deadline. The slot this connection holds in
     /// `open` is released here on failure, or by the helper if the caller gave up.
-    fn connect(&self, deadline: Instant) -> Result<Connection, RedisError> {
+    fn connect(&self, deadline: Instant) -> Result<Conn, RedisError> {
         let handoff = Arc::new((Mutex::new(Handoff::Waiting), Condvar::new()));
         let spawned = {
             let shared = Arc::clone(&self.shared);
@@ -227,13 +223,8 @@ impl Pool {
 }
 
 impl Shared {
-    fn open_connection(&self) -> Result<Connection, RedisError> {
-        let conn = self
-            .client
-            .get_connection_with_timeout(self.connect_timeout)?;
-        conn.set_read_timeout(Some(self.response_timeout))?;
-        conn.set_write_timeout(Some(self.response_timeout))?;
-        Ok(conn)
+    fn open_connection(&self) -> Result<Conn, RedisError> {
+        (self.opener)()
     }
 
     /// One connection is gone: make room for a new one.
@@ -251,7 +242,7 @@ impl Shared {
 /// A checked-out connection; it goes back to the pool on drop unless marked broken.
 pub(crate) struct Pooled<'p> {
     pool: &'p Pool,
-    conn: Option<Connection>,
+    conn: Option<Conn>,
     /// Opened for this checkout (not reused from the idle list).
     pub(crate) fresh: bool,
     broken: bool,
@@ -259,7 +250,7 @@ pub(crate) struct Pooled<'p> {
 
 impl Pooled<'_> {
     /// The connection. Always present until drop.
-    pub(crate) fn conn(&mut self) -> Option<&mut Connection> {
+    pub(crate) fn conn(&mut self) -> Option<&mut Conn> {
         self.conn.as_mut()
     }
 

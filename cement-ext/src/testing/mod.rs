@@ -55,9 +55,11 @@ macro_rules! derefs_to_process {
 
 mod memcached;
 mod redis;
+mod redis_cluster;
 
 pub use memcached::MemcachedServer;
 pub use redis::RedisServer;
+pub use redis_cluster::{RedisCluster, RedisSentinels, CLUSTER_NODE_TIMEOUT_MS};
 
 /// Extra command line arguments for a [`MemcachedServer`] or [`RedisServer`], then `start()`.
 ///

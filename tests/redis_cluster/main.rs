@@ -1,0 +1,61 @@
+//! The redis handler on a Redis Cluster and behind Sentinel: real `redis-server` processes
+//! (cluster nodes, a primary with a replica, sentinels) on free loopback ports, started and
+//! stopped by `cement_ext::testing::{RedisCluster, RedisSentinels}`.
+//!
+//! Needs `redis-server` and `redis-cli` (`apt-get install redis-server`); the tests fail, never
+//! skip, when one is missing. Each test starts its own cluster or sentinel group once and runs
+//! its steps on it, so the binary starts three groups in all.
+
+use std::collections::BTreeMap;
+
+use cement::cache::Cache;
+use cement_ext::redis::{RedisCacheHandler, RedisSettings};
+use cement_ext::testing::{RedisCluster, RedisServer};
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cluster;
+mod config;
+mod sentinel;
+
+/// Settings for a cluster with these seeds, under `prefix`, with short timeouts.
+fn cluster_settings(seeds: Vec<String>, prefix: &str) -> RedisSettings {
+    RedisSettings {
+        cluster: Some(seeds),
+        prefix: prefix.into(),
+        connect_timeout: 0.5,
+        response_timeout: 0.5,
+        ..Default::default()
+    }
+}
+
+fn cache_with(settings: RedisSettings) -> Cache {
+    let prefix = settings.prefix.clone();
+    let handler = RedisCacheHandler::new(settings).expect("valid settings");
+    Cache::new("redis", Box::new(handler), prefix, None)
+}
+
+/// A raw connection to one node.
+fn raw(server: &RedisServer) -> redis::Connection {
+    redis::Client::open(server.url())
+        .and_then(|c| c.get_connection())
+        .expect("raw connection")
+}
+
+/// The cluster's primaries as `port -> number of keys` (`DBSIZE` on each).
+fn keys_per_primary(cluster: &RedisCluster) -> BTreeMap<u16, u64> {
+    let mut counts = BTreeMap::new();
+    for node in cluster.nodes() {
+        let Ok(mut conn) = redis::Client::open(node.url()).and_then(|c| c.get_connection()) else {
+            continue; // a killed node
+        };
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn).unwrap();
+        let role: String = redis::from_redis_value(role[0].clone()).unwrap();
+        if role == "master" {
+            let n: u64 = redis::cmd("DBSIZE").query(&mut conn).unwrap();
+            counts.insert(node.port(), n);
+        }
+    }
+    counts
+}

@@ -1,0 +1,92 @@
+//! Sentinel: the handler finds the primary through the sentinels, skips one that is down, and
+//! follows the promoted replica after the primary dies.
+
+use std::time::{Duration, Instant};
+
+use cement::Error;
+use cement_ext::redis::RedisSettings;
+use cement_ext::testing::RedisSentinels;
+
+use crate::{cache_with, raw};
+
+#[test]
+fn the_handler_follows_a_failover() {
+    let mut group = RedisSentinels::start().unwrap();
+    let seeds = group.sentinel_seeds();
+    // A sentinel that is down, listed first, is skipped.
+    group.sentinels_mut()[0].kill().unwrap();
+    let cache = cache_with(RedisSettings {
+        sentinels: Some(seeds),
+        sentinel_master: Some(RedisSentinels::MASTER.into()),
+        prefix: "sn:".into(),
+        connect_timeout: 0.5,
+        response_timeout: 0.5,
+        ..Default::default()
+    });
+    let entries: Vec<(String, u32)> = (0..200).map(|i| (format!("s{i}"), i)).collect();
+    let entries: Vec<(&str, u32)> = entries.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    cache.set_many(&entries).unwrap();
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        redis::cmd("DBSIZE")
+            .query::<u64>(&mut raw(group.primary()))
+            .unwrap(),
+        200,
+        "the writes went to the primary"
+    );
+    // Wait until the replica holds them (checked on the replica itself).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while redis::cmd("DBSIZE")
+        .query::<u64>(&mut raw(group.replica()))
+        .unwrap()
+        < 200
+    {
+        assert!(Instant::now() < deadline, "the replica never caught up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    group.primary_mut().kill().unwrap();
+    let killed = Instant::now();
+    let mut errors = 0;
+    let values = loop {
+        // A write: it succeeds only on the promoted replica.
+        match cache
+            .set("probe", &1)
+            .and_then(|()| cache.get_many::<u32>(&keys))
+        {
+            Ok(values) => break values,
+            Err(err) => {
+                assert!(
+                    matches!(err, Error::Unavailable { .. } | Error::Timeout { .. }),
+                    "an untyped failure during the failover: {err:?}"
+                );
+                errors += 1;
+            }
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(120),
+            "the handler did not find the new primary within 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!(
+        "sentinel failover: {errors} failed calls, the promoted replica served {:?} after the kill",
+        killed.elapsed()
+    );
+    assert!(errors > 0, "the kill went unnoticed");
+    let expected: Vec<Option<u32>> = (0..200).map(Some).collect();
+    assert_eq!(values, expected);
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut raw(group.replica())).unwrap();
+    assert_eq!(
+        redis::from_redis_value::<String>(role[0].clone()).unwrap(),
+        "master"
+    );
+    assert_eq!(
+        redis::cmd("GET")
+            .arg("sn:probe")
+            .query::<Option<String>>(&mut raw(group.replica()))
+            .unwrap()
+            .as_deref(),
+        Some("1")
+    );
+}
