@@ -95,6 +95,22 @@ fn get_set(c: &mut Criterion) {
             black_box(raw_bytes.get(&raw_keys[i]))
         })
     });
+    // The handler alone (moka with per-entry expiry), with the wire key and serde_json: what
+    // the facade adds is the difference to `cement`.
+    let handler = cache.handler();
+    group.bench_function("handler_json", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            let mut out = None;
+            handler
+                .get_with(&raw_keys[i], &mut |bytes| {
+                    out = Some(serde_json::from_slice::<String>(&bytes[3..]).expect("json"))
+                })
+                .expect("get");
+            black_box(out)
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("memory/set");
