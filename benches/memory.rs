@@ -5,6 +5,7 @@
 //! framework's extra work is the key prefix and the serde codec.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cement::App;
@@ -22,6 +23,10 @@ fn keys() -> Vec<String> {
 
 fn value() -> String {
     "a cached value of about sixty-four bytes, typical of a session!".to_string()
+}
+
+fn json(value: &str) -> Arc<[u8]> {
+    Arc::from(serde_json::to_vec(value).expect("json"))
 }
 
 fn setup_time(c: &mut Criterion) {
@@ -44,9 +49,17 @@ fn get_set(c: &mut Criterion) {
     let raw_keys: Vec<String> = keys.iter().map(|k| format!("bench:{k}")).collect();
     let raw: moka::sync::Cache<String, String> =
         moka::sync::Cache::builder().max_capacity(10_000).build();
+    // What a user would hand-write: moka holding serde_json bytes of the value.
+    let raw_json: moka::sync::Cache<String, Arc<[u8]>> =
+        moka::sync::Cache::builder().max_capacity(10_000).build();
+    // moka holding the value's bytes, no codec at all.
+    let raw_bytes: moka::sync::Cache<String, Arc<[u8]>> =
+        moka::sync::Cache::builder().max_capacity(10_000).build();
     for (key, raw_key) in keys.iter().zip(&raw_keys) {
         cache.set(key, &value).expect("set");
         raw.insert(raw_key.clone(), value.clone());
+        raw_json.insert(raw_key.clone(), json(&value));
+        raw_bytes.insert(raw_key.clone(), Arc::from(value.as_bytes()));
     }
 
     let mut group = c.benchmark_group("memory/get");
@@ -64,6 +77,40 @@ fn get_set(c: &mut Criterion) {
             black_box(raw.get(&raw_keys[i]))
         })
     });
+    group.bench_function("raw_moka_json", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(
+                raw_json
+                    .get(&raw_keys[i])
+                    .map(|bytes| serde_json::from_slice::<String>(&bytes).expect("json")),
+            )
+        })
+    });
+    group.bench_function("raw_moka_bytes", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(raw_bytes.get(&raw_keys[i]))
+        })
+    });
+    // The handler alone (moka with per-entry expiry), with the wire key and serde_json: what
+    // the facade adds is the difference to `cement`.
+    let handler = cache.handler();
+    group.bench_function("handler_json", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            let mut out = None;
+            handler
+                .get_with(&raw_keys[i], &mut |bytes| {
+                    out = Some(serde_json::from_slice::<String>(&bytes[3..]).expect("json"))
+                })
+                .expect("get");
+            black_box(out)
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("memory/set");
@@ -79,6 +126,20 @@ fn get_set(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % KEYS;
             raw.insert(raw_keys[i].clone(), value.clone())
+        })
+    });
+    group.bench_function("raw_moka_json", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            raw_json.insert(raw_keys[i].clone(), json(&value))
+        })
+    });
+    group.bench_function("raw_moka_bytes", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            raw_bytes.insert(raw_keys[i].clone(), Arc::from(value.as_bytes()))
         })
     });
     group.finish();

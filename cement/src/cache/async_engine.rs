@@ -33,7 +33,7 @@ use tracing::Instrument;
 
 use super::engine::{nonzero, Engine};
 use super::stats::Op;
-use super::{codec, AsyncCacheHandler, BoxFuture, CacheHandler};
+use super::{AsyncCacheHandler, BoxFuture, CacheHandler};
 use crate::{Error, Result};
 
 /// The engine, and the permits of its calls on the blocking pool.
@@ -207,7 +207,7 @@ impl AsyncEngine {
     /// leaves the task.
     fn encode<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<(String, Vec<u8>)> {
         let wire = self.engine.wire_key(key)?.into_owned();
-        let bytes = codec::encode(key, value)?;
+        let bytes = self.engine.encode(key, value)?;
         self.engine.stats.written(bytes.len());
         Ok((wire, bytes))
     }

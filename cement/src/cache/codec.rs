@@ -1,26 +1,33 @@
-//! How typed values become bytes and back: a small envelope around serde JSON.
+//! How typed values become bytes and back: a small envelope around serde JSON or MessagePack.
 //!
 //! Every stored value starts with a three-byte header — `0xCE`, the envelope version, the codec
-//! id — followed by the payload. Reading checks the header first, so a value written by
-//! another program, another codec or a future envelope version is recognised as *foreign*
-//! and read as a miss (and counted), never mis-decoded; a codec change rolls out without a
-//! purge.
+//! id — followed by the payload. The codec id's low bits name the codec (`1` JSON, `2`
+//! MessagePack); its high bit says the payload is LZ4-compressed (its uncompressed length
+//! first, as four little-endian bytes). Reading goes by the header, never by the section's
+//! `codec` setting, so a value written under either codec, compressed or not, reads back
+//! under any setting: switching codec or compression needs no purge. A value written by
+//! another program or a future envelope version is recognised as *foreign* and read as a miss
+//! (and counted), never mis-decoded.
 //!
-//! One exception keeps counters native: a value whose JSON is a plain unsigned integer (`42`)
-//! is stored as those ASCII digits alone, which is what memcached's `incr` and redis' `INCRBY`
-//! work on. JSON never starts with `0xCE`, so the two forms cannot be confused.
+//! One exception keeps counters native: a value that is a plain unsigned integer (`42`) is
+//! stored as those ASCII digits alone, whatever the codec and never compressed, which is what
+//! memcached's `incr` and redis' `INCRBY` work on. JSON never starts with `0xCE`, so the two
+//! forms cannot be confused.
 //!
-//! What JSON would store but not give back is refused at encode time with [`Error::Codec`]
-//! (a `set` that returns `Ok` reads back equal): non-finite floats (serde_json writes them as
-//! `null`), `Some(None)` and `Some(())` (also `null`, read back as `None`), and nesting deeper
-//! than the decoder reads (127 levels of arrays and objects). See [`guard`].
+//! What the codec would store but not give back is refused at encode time with
+//! [`Error::Codec`] (a `set` that returns `Ok` reads back equal): under JSON non-finite floats
+//! (serde_json writes them as `null`); under both `Some(None)` and `Some(())` (written as
+//! `null`, read back as `None`), and nesting deeper than JSON's decoder reads (127 levels of
+//! arrays and objects), so that any value one codec stores the other stores too. See [`guard`].
 //!
 //! This module is the only place that knows the format; handlers only ever see bytes.
 
 mod guard;
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cache::key::shorten;
 use crate::{Error, Result};
@@ -31,28 +38,160 @@ const MAGIC: u8 = 0xCE;
 const VERSION: u8 = 1;
 /// Codec id of serde JSON.
 const JSON: u8 = 1;
+/// Codec id of MessagePack (`rmp-serde`, structs as maps).
+const MSGPACK: u8 = 2;
+/// Set in the codec id when the payload is LZ4-compressed.
+const COMPRESSED: u8 = 0x80;
 const HEADER: [u8; 3] = [MAGIC, VERSION, JSON];
 /// Longest run of digits stored raw (u64::MAX has 20).
 const MAX_COUNTER_DIGITS: usize = 20;
+/// LZ4 expands a byte to at most 255: a declared length beyond this is corrupt (and is never
+/// allocated).
+const MAX_LZ4_RATIO: usize = 255;
 
-/// Encodes `value` for storage under `key` (the key only serves the error message).
-pub(crate) fn encode<V: Serialize + ?Sized>(key: &str, value: &V) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&HEADER);
-    guard::serialize(value, &mut serde_json::Serializer::new(&mut out)).map_err(|e| {
-        Error::Codec {
-            message: format!(
-                "cannot store the value for key {:?} (a {}): {e}",
-                shorten(key),
-                std::any::type_name::<V>()
-            ),
-            source: Box::new(e),
+/// How a cache encodes the values it stores: the handler section's `codec` key.
+///
+/// Reading never depends on it (the stored value names its codec), so it can be changed
+/// without a purge.
+///
+/// ```
+/// use cement::cache::Codec;
+///
+/// let codec: Codec = serde_json::from_str("\"msgpack\"").unwrap();
+/// assert_eq!(codec, Codec::MsgPack);
+/// assert_eq!(Codec::default(), Codec::Json);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// serde JSON (the default): readable by other programs and languages. Refuses non-finite
+    /// floats, which JSON cannot hold.
+    #[default]
+    Json,
+    /// MessagePack through `rmp-serde`, structs as maps (self-describing, like JSON): smaller
+    /// and faster, and it carries `NaN` and infinities.
+    MsgPack,
+}
+
+impl Codec {
+    /// The setting's value: `"json"` or `"msgpack"`.
+    ///
+    /// ```
+    /// assert_eq!(cement::cache::Codec::MsgPack.name(), "msgpack");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Json => "json",
+            Codec::MsgPack => "msgpack",
         }
-    })?;
-    if is_counter(&out[HEADER.len()..]) {
-        out.drain(..HEADER.len());
     }
-    Ok(out)
+
+    fn id(self) -> u8 {
+        match self {
+            Codec::Json => JSON,
+            Codec::MsgPack => MSGPACK,
+        }
+    }
+}
+
+/// How a cache writes values: its codec, and the size above which payloads are compressed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Format {
+    pub(crate) codec: Codec,
+    /// Payloads (encoded, before compression) longer than this many bytes are LZ4-compressed;
+    /// `None`: never.
+    pub(crate) compress_above: Option<usize>,
+}
+
+/// Encodes `value` as JSON, uncompressed, for storage under `key` (the key only serves the
+/// error message).
+#[cfg(test)]
+pub(crate) fn encode<V: Serialize + ?Sized>(key: &str, value: &V) -> Result<Vec<u8>> {
+    encode_with(Format::default(), key, value)
+}
+
+/// Encodes `value` in `format` for storage under `key` (the key only serves the error message).
+pub(crate) fn encode_with<V: Serialize + ?Sized>(
+    format: Format,
+    key: &str,
+    value: &V,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&[MAGIC, VERSION, format.codec.id()]);
+    let failed = match format.codec {
+        Codec::Json => {
+            guard::serialize_with(value, &mut serde_json::Serializer::new(&mut out), true)
+                .err()
+                .map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        }
+        Codec::MsgPack => guard::serialize_with(
+            value,
+            &mut rmp_serde::Serializer::new(&mut out).with_struct_map(),
+            false,
+        )
+        .err()
+        .map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+    };
+    if let Some(e) = failed {
+        return Err(Error::Codec {
+            message: format!(
+                "cannot store the value for key {:?} (a {}) as {}: {e}",
+                shorten(key),
+                std::any::type_name::<V>(),
+                format.codec.name()
+            ),
+            source: e,
+        });
+    }
+    let payload = &out[HEADER.len()..];
+    match format.codec {
+        Codec::Json if is_counter(payload) => {
+            out.drain(..HEADER.len());
+            return Ok(out);
+        }
+        Codec::MsgPack => {
+            if let Some(n) = msgpack_counter(payload) {
+                return Ok(n.to_string().into_bytes());
+            }
+        }
+        Codec::Json => {}
+    }
+    match format.compress_above {
+        // The LZ4 block format declares its length in four bytes.
+        Some(limit) if payload.len() > limit && u32::try_from(payload.len()).is_ok() => {
+            Ok(compress(format.codec, out))
+        }
+        _ => Ok(out),
+    }
+}
+
+/// `out` (header and payload) with its payload LZ4-compressed, or `out` itself where
+/// compression would not make it smaller.
+fn compress(codec: Codec, out: Vec<u8>) -> Vec<u8> {
+    let payload = &out[HEADER.len()..];
+    let mut packed = Vec::with_capacity(HEADER.len() + 4 + payload.len() / 2);
+    packed.extend_from_slice(&[MAGIC, VERSION, codec.id() | COMPRESSED]);
+    packed.extend_from_slice(&lz4_flex::block::compress_prepend_size(payload));
+    if packed.len() < out.len() {
+        packed
+    } else {
+        out
+    }
+}
+
+/// The value of a MessagePack payload that is one non-negative integer, in any integer form.
+fn msgpack_counter(payload: &[u8]) -> Option<u64> {
+    let len = match payload.first()? {
+        0x00..=0x7f => 1,
+        0xcc | 0xd0 => 2,
+        0xcd | 0xd1 => 3,
+        0xce | 0xd2 => 5,
+        0xcf | 0xd3 => 9,
+        _ => return None,
+    };
+    (payload.len() == len)
+        .then(|| rmp_serde::from_slice::<u64>(payload).ok())
+        .flatten()
 }
 
 /// Why stored bytes could not be read as the asked type.
@@ -62,7 +201,7 @@ pub(crate) enum DecodeError {
     Foreign(String),
     /// Our envelope, but the payload is not a valid value of the asked type (written as another
     /// type, or by an older schema).
-    Mismatch(serde_json::Error),
+    Mismatch(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl DecodeError {
@@ -90,25 +229,49 @@ impl DecodeError {
                     "the value under key {:?} ({len} bytes) is not a valid {ty}: {e}; it was stored as another type",
                     shorten(key)
                 ),
-                source: Box::new(e),
+                source: e,
             },
         }
     }
 }
 
-/// Decodes stored bytes as a `T`.
+/// Decodes stored bytes as a `T`, by the codec and compression their header names.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, DecodeError> {
-    let payload = match bytes {
-        [MAGIC, VERSION, JSON, payload @ ..] => payload,
+    let (id, payload) = match bytes {
+        [MAGIC, VERSION, id, payload @ ..] => (*id, payload),
         [MAGIC, version, codec, ..] => {
             return Err(DecodeError::Foreign(format!(
-                "envelope version {version}, codec {codec} (this build reads version {VERSION}, codec {JSON})"
+                "envelope version {version}, codec {codec} (this build reads version {VERSION})"
             )))
         }
-        digits if is_counter(digits) => digits,
+        digits if is_counter(digits) => (JSON, digits),
         _ => return Err(DecodeError::Foreign("no cement envelope".into())),
     };
-    serde_json::from_slice(payload).map_err(DecodeError::Mismatch)
+    let payload = match id & COMPRESSED {
+        0 => Cow::Borrowed(payload),
+        _ => Cow::Owned(decompress(payload)?),
+    };
+    match id & !COMPRESSED {
+        JSON => serde_json::from_slice(&payload).map_err(|e| DecodeError::Mismatch(Box::new(e))),
+        MSGPACK => rmp_serde::from_slice(&payload).map_err(|e| DecodeError::Mismatch(Box::new(e))),
+        other => Err(DecodeError::Foreign(format!(
+            "codec {other} (this build reads codecs {JSON} (json) and {MSGPACK} (msgpack))"
+        ))),
+    }
+}
+
+/// An LZ4 block with its length first; a length it cannot hold is refused before allocating.
+fn decompress(packed: &[u8]) -> std::result::Result<Vec<u8>, DecodeError> {
+    let corrupt = |why: String| DecodeError::Foreign(format!("corrupt compressed value: {why}"));
+    let (len, block) =
+        lz4_flex::block::uncompressed_size(packed).map_err(|e| corrupt(e.to_string()))?;
+    if len > block.len().saturating_mul(MAX_LZ4_RATIO) {
+        return Err(corrupt(format!(
+            "{} compressed bytes cannot hold the {len} it declares",
+            block.len()
+        )));
+    }
+    lz4_flex::block::decompress(block, len).map_err(|e| corrupt(e.to_string()))
 }
 
 fn is_counter(bytes: &[u8]) -> bool {
@@ -161,6 +324,117 @@ mod tests {
             .unwrap_err()
             .into_error::<u64>("k", text.len());
         assert!(err.to_string().contains("is not a valid u64"), "{err}");
+    }
+
+    const MSGPACK_FORMAT: Format = Format {
+        codec: Codec::MsgPack,
+        compress_above: None,
+    };
+
+    #[test]
+    fn either_codec_reads_back_under_either_setting() {
+        #[derive(Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Rec {
+            name: String,
+            score: f64,
+        }
+        let rec = Rec {
+            name: "a".repeat(300),
+            score: 1.5,
+        };
+        for codec in [Codec::Json, Codec::MsgPack] {
+            for compress_above in [None, Some(16)] {
+                let format = Format {
+                    codec,
+                    compress_above,
+                };
+                let bytes = encode_with(format, "k", &rec).unwrap();
+                assert_eq!(bytes[2] & !COMPRESSED, codec.id());
+                assert_eq!(bytes[2] & COMPRESSED != 0, compress_above.is_some());
+                // decode takes no setting: the header says how.
+                assert_eq!(decode::<Rec>(&bytes).unwrap(), rec);
+            }
+        }
+    }
+
+    #[test]
+    fn msgpack_carries_non_finite_floats_and_keeps_counters_native() {
+        let bytes = encode_with(MSGPACK_FORMAT, "k", &f64::NAN).unwrap();
+        assert!(decode::<f64>(&bytes).unwrap().is_nan());
+        let bytes = encode_with(MSGPACK_FORMAT, "k", &f32::NEG_INFINITY).unwrap();
+        assert_eq!(decode::<f32>(&bytes).unwrap(), f32::NEG_INFINITY);
+        assert!(matches!(
+            encode_with(MSGPACK_FORMAT, "k", &Some(None::<u8>)),
+            Err(Error::Codec { .. })
+        ));
+        for n in [0u64, 127, 128, 70_000, u64::MAX] {
+            assert_eq!(
+                encode_with(MSGPACK_FORMAT, "k", &n).unwrap(),
+                n.to_string().into_bytes()
+            );
+        }
+        assert_eq!(encode_with(MSGPACK_FORMAT, "k", &300i64).unwrap(), b"300");
+        assert_eq!(
+            &encode_with(MSGPACK_FORMAT, "k", &-1i64).unwrap()[..3],
+            &[MAGIC, VERSION, MSGPACK]
+        );
+    }
+
+    #[test]
+    fn compression_only_where_it_pays_and_never_for_counters() {
+        let format = Format {
+            codec: Codec::Json,
+            compress_above: Some(0),
+        };
+        assert_eq!(encode_with(format, "k", &12345u64).unwrap(), b"12345");
+        // Too short to shrink: stored plain.
+        assert_eq!(&encode_with(format, "k", "ab").unwrap()[..3], &HEADER);
+        let long = "x".repeat(10_000);
+        let bytes = encode_with(format, "k", &long).unwrap();
+        assert!(bytes.len() < 200, "{}", bytes.len());
+        assert_eq!(decode::<String>(&bytes).unwrap(), long);
+    }
+
+    #[test]
+    fn corrupt_compressed_values_are_foreign_and_never_allocated() {
+        // Declares 4 GiB in a few bytes.
+        let bomb = [
+            MAGIC,
+            VERSION,
+            JSON | COMPRESSED,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0x10,
+            b'x',
+        ];
+        let err = decode::<String>(&bomb).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::Foreign(ref why) if why.contains("cannot hold")),
+            "{err:?}"
+        );
+        let truncated = {
+            let mut b = encode_with(
+                Format {
+                    codec: Codec::Json,
+                    compress_above: Some(0),
+                },
+                "k",
+                &"y".repeat(1000),
+            )
+            .unwrap();
+            b.truncate(b.len() - 3);
+            b
+        };
+        assert!(matches!(
+            decode::<String>(&truncated),
+            Err(DecodeError::Foreign(_))
+        ));
+        assert!(matches!(
+            decode::<String>(&[MAGIC, VERSION, 9, b'1']),
+            Err(DecodeError::Foreign(_))
+        ));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(super) struct Engine {
     pub(super) log_keys: bool,
     /// Cross-process stampede lease for `get_or_set_with` (`lease_time`); `None`: off.
     pub(super) lease_time: Option<Duration>,
+    /// The codec and compression values are written with (`codec`, `compress_above`).
+    format: codec::Format,
     /// Whether the handler's calls can block ([`CacheHandler::blocks`]).
     #[cfg(feature = "tokio")]
     pub(super) blocks: bool,
@@ -58,6 +60,7 @@ impl Engine {
             log_keys,
             lease_time,
             async_blocking_limit,
+            format,
         } = settings;
         // Read (and range-checked) with the other keys either way; only the async face uses it.
         #[cfg(not(feature = "tokio"))]
@@ -77,7 +80,18 @@ impl Engine {
             stats: Counters::default(),
             log_keys,
             lease_time,
+            format,
         }
+    }
+
+    /// `value` encoded as this cache writes values (its codec and compression).
+    pub(super) fn encode<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<Vec<u8>> {
+        codec::encode_with(self.format, key, value)
+    }
+
+    /// The codec this cache writes values with.
+    pub(super) fn codec(&self) -> codec::Codec {
+        self.format.codec
     }
 
     pub(super) fn wire_key<'k>(&self, key: &'k str) -> Result<Cow<'k, str>> {
@@ -303,7 +317,7 @@ impl Engine {
         ttl: Option<Duration>,
     ) -> Result<()> {
         let _span = self.span(Op::Set, key);
-        let bytes = codec::encode(key, value)?;
+        let bytes = self.encode(key, value)?;
         self.stats.written(bytes.len());
         let outcome = self.with_wire(key, |wire| self.call(Op::Set, |h| h.set(wire, &bytes, ttl)));
         self.absorb(Op::Set, outcome, self.absorbs_write_errors(), || ())
@@ -318,7 +332,7 @@ impl Engine {
         let _span = self.span(Op::Add, key);
         self.require(self.capabilities.add, "add")?;
         self.with_wire(key, |wire| {
-            let bytes = codec::encode(key, value)?;
+            let bytes = self.encode(key, value)?;
             self.stats.written(bytes.len());
             self.call(Op::Add, |h| h.add(wire, &bytes, ttl))
         })
@@ -419,7 +433,7 @@ impl Engine {
         let wires = self.wire_keys(entries.iter().map(|(key, _)| key))?;
         let mut values = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            let bytes = codec::encode(key, value)?;
+            let bytes = self.encode(key, value)?;
             self.stats.written(bytes.len());
             values.push(bytes);
         }

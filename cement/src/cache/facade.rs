@@ -107,6 +107,19 @@ impl Cache {
         self.engine.label
     }
 
+    /// The codec this cache writes values with (the section's `codec`). Values read back
+    /// whichever codec wrote them.
+    ///
+    /// ```
+    /// use cement::cache::{Cache, Codec, MemoryCacheHandler};
+    ///
+    /// let cache = Cache::new("memory", Box::new(MemoryCacheHandler::new(10)), "doc:", None);
+    /// assert_eq!(cache.codec(), Codec::Json);
+    /// ```
+    pub fn codec(&self) -> super::Codec {
+        self.engine.codec()
+    }
+
     /// The handler itself, for operations the facade does not offer.
     pub fn handler(&self) -> &dyn CacheHandler {
         self.engine.handler.as_ref()

@@ -11,14 +11,21 @@ use super::HandlerContext;
 use crate::cache::{CacheHandler, Capabilities, HandlerSetup};
 use crate::{Config, Result};
 
-/// An in-process cache on [`moka`](https://docs.rs/moka): bounded to `max_entries` (least
-/// recently used entries are evicted first), per-entry TTL, thread-safe.
+/// An in-process cache on [`moka`](https://docs.rs/moka): bounded to `max_entries` and, if set,
+/// to `max_size` bytes; per-entry TTL; thread-safe.
+///
+/// **Eviction** is moka's TinyLFU by default: an entry is admitted, and kept, by how often its
+/// key was asked for recently, so a burst of new keys seen once does not flush the entries in
+/// steady use — and a brand-new entry can be the one evicted. `eviction = "lru"` evicts the
+/// least recently used entry instead, so the newest entry always stays.
 ///
 /// Config section `cache.memory`:
 ///
 /// | key | default | meaning |
 /// |---|---|---|
 /// | `max_entries` | `10000` | how many entries it holds at most |
+/// | `max_size` | none | if set, how many bytes of keys and values it holds at most (from 1). Both bounds hold: each entry weighs at least `max_size / max_entries` bytes, so whichever bound is reached first evicts |
+/// | `eviction` | `"tinylfu"` | `"tinylfu"` or `"lru"`, see above |
 /// | `expire_time` | `0` | seconds `set` keeps a value; `0` = until evicted |
 /// | `prefix` | `"<app label>:"` | put in front of every key |
 ///
@@ -95,6 +102,28 @@ fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
         })
 }
 
+/// Which entry the memory cache evicts when it is full: its section's `eviction` key.
+///
+/// ```
+/// use cement::cache::{CacheHandler, Eviction, MemoryCacheHandler};
+///
+/// // At most 2 entries, the least recently used evicted first.
+/// let cache = MemoryCacheHandler::with_limits(2, None, Eviction::Lru);
+/// cache.set("k", b"v", None)?;
+/// assert_eq!(cache.get("k")?, Some(b"v".to_vec()));
+/// # Ok::<(), cement::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Eviction {
+    /// moka's TinyLFU (the default): keeps the keys asked for most often recently; a new
+    /// entry may be evicted before older, popular ones.
+    #[default]
+    TinyLfu,
+    /// Least recently used first: the newest entry always stays.
+    Lru,
+}
+
 /// The `cache.memory` section.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +131,10 @@ struct Settings {
     /// From 1 up: a memory cache that may hold nothing is a mistake.
     #[serde(deserialize_with = "crate::config::Bounded::<1, { u64::MAX }>::deserialize_into")]
     max_entries: u64,
+    #[serde(default)]
+    max_size: Option<crate::config::Bounded<1, { u64::MAX }>>,
+    #[serde(default)]
+    eviction: Eviction,
 }
 
 fn defaults() -> Config {
@@ -111,21 +144,57 @@ fn defaults() -> Config {
 }
 
 impl MemoryCacheHandler {
-    /// A store that holds at most `max_entries` entries.
+    /// A store that holds at most `max_entries` entries, evicting by TinyLFU.
     pub fn new(max_entries: u64) -> Self {
-        MemoryCacheHandler {
-            store: moka::sync::Cache::builder()
-                .max_capacity(max_entries)
-                .expire_after(PerEntryTtl)
-                .build(),
-        }
+        Self::with_limits(max_entries, None, Eviction::default())
+    }
+
+    /// A store that holds at most `max_entries` entries and, if `max_size` is given, at most
+    /// that many bytes of keys and values, evicting by `eviction`. Both bounds hold: each entry
+    /// weighs at least `max_size / max_entries` bytes.
+    ///
+    /// ```
+    /// use cement::cache::{CacheHandler, Eviction, MemoryCacheHandler};
+    ///
+    /// // At most 1000 entries and 1 MiB.
+    /// let cache = MemoryCacheHandler::with_limits(1000, Some(1 << 20), Eviction::TinyLfu);
+    /// cache.set("k", &[0; 1024], None)?;
+    /// assert!(cache.exists("k")?);
+    /// # Ok::<(), cement::Error>(())
+    /// ```
+    pub fn with_limits(max_entries: u64, max_size: Option<u64>, eviction: Eviction) -> Self {
+        let max_entries = max_entries.max(1);
+        let builder = moka::sync::Cache::builder()
+            .expire_after(PerEntryTtl)
+            .eviction_policy(match eviction {
+                Eviction::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
+                Eviction::Lru => moka::policy::EvictionPolicy::lru(),
+            });
+        let store = match max_size {
+            None => builder.max_capacity(max_entries).build(),
+            Some(max_size) => {
+                let floor = max_size.div_ceil(max_entries);
+                builder
+                    .max_capacity(max_size)
+                    .weigher(move |key: &String, entry: &Entry| {
+                        let bytes = (key.len() + entry.value.len()) as u64;
+                        u32::try_from(bytes.max(floor)).unwrap_or(u32::MAX)
+                    })
+                    .build()
+            }
+        };
+        MemoryCacheHandler { store }
     }
 }
 
 impl HandlerSetup for MemoryCacheHandler {
     fn setup(ctx: &HandlerContext<'_>) -> Result<Self> {
         let settings: Settings = ctx.settings()?;
-        Ok(MemoryCacheHandler::new(settings.max_entries))
+        Ok(MemoryCacheHandler::with_limits(
+            settings.max_entries,
+            settings.max_size.map(|size| size.get()),
+            settings.eviction,
+        ))
     }
 }
 
@@ -313,6 +382,71 @@ mod tests {
         assert_eq!(cache.incr("n", 1, None).unwrap(), 2);
         std::thread::sleep(Duration::from_millis(750));
         assert_eq!(cache.get("n").unwrap(), None);
+    }
+
+    /// Fed 1 GiB of values from 1 byte to 1 MiB, a store bounded to 64 MiB weighs at most 64 MiB.
+    #[test]
+    fn max_size_bounds_the_bytes_held() {
+        const MAX: u64 = 64 << 20;
+        let cache = MemoryCacheHandler::with_limits(u64::MAX, Some(MAX), Eviction::TinyLfu);
+        let block = vec![7u8; 1 << 20];
+        let (mut fed, mut i) = (0u64, 0u64);
+        while fed < 1 << 30 {
+            // Sizes spread over 1 B .. 1 MiB, small ones most often.
+            let len = 1usize << (i % 21);
+            let key = format!("k{i}");
+            cache.set(&key, &block[..len], None).unwrap();
+            fed += (key.len() + len) as u64;
+            i += 1;
+            if i.is_multiple_of(256) {
+                cache.store.run_pending_tasks();
+                assert!(
+                    cache.store.weighted_size() <= MAX,
+                    "{}",
+                    cache.store.weighted_size()
+                );
+            }
+        }
+        cache.store.run_pending_tasks();
+        let held = cache.store.weighted_size();
+        assert!(held <= MAX, "{held} bytes held, more than {MAX}");
+        assert!(held > 0, "it holds something");
+        eprintln!("max_size: fed {fed} bytes, holds {held}; {}", rss());
+    }
+
+    /// This process' resident set size, from Linux's /proc (for the note, not asserted).
+    fn rss() -> String {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "VmRSS unknown".into())
+    }
+
+    #[test]
+    fn both_bounds_hold_and_lru_keeps_the_newest() {
+        // 10 entries of at most 1000 bytes: small values hit the entry bound.
+        let cache = MemoryCacheHandler::with_limits(10, Some(1000), Eviction::Lru);
+        for i in 0..100 {
+            cache.set(&format!("k{i}"), b"v", None).unwrap();
+        }
+        cache.store.run_pending_tasks();
+        assert!(
+            cache.store.entry_count() <= 10,
+            "{}",
+            cache.store.entry_count()
+        );
+        assert!(
+            cache.get("k99").unwrap().is_some(),
+            "LRU keeps the newest entry"
+        );
+        // A value over the byte bound is not kept.
+        cache.set("big", &[0; 2000], None).unwrap();
+        cache.store.run_pending_tasks();
+        assert!(cache.store.weighted_size() <= 1000);
     }
 
     #[test]

@@ -42,11 +42,12 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 pub use async_facade::AsyncCache;
+pub use codec::Codec;
 #[cfg(feature = "tokio")]
 pub use async_handler::{AsyncCacheHandler, AsyncOnly, BoxFuture};
 pub use facade::Cache;
 pub use key::KeyRules;
-pub use memory::MemoryCacheHandler;
+pub use memory::{Eviction, MemoryCacheHandler};
 pub(crate) use settings::CacheSettings;
 pub use setup::{HandlerContext, HandlerSetup};
 pub use stats::{CacheStats, OpStats};

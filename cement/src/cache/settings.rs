@@ -8,6 +8,8 @@
 //! | `on_read_error`, `on_write_error`, `on_delete_error`, `on_decode_error`, `breaker_failures`, `breaker_cooldown` | see [`policy`](super::policy) | what a backend failure does |
 //! | `log_keys` | `false` | show whole keys in traces instead of a digest |
 //! | `lease_time` | `0` | seconds of the cross-process stampede lease of `get_or_set_with`; `0` = off; else more than 0, at most 86400 |
+//! | `codec` | `"json"` | how values are encoded: `"json"` (readable by other languages) or `"msgpack"` (smaller, faster, carries non-finite floats); see [`Codec`](super::Codec). Values read back whatever codec wrote them, so changing it needs no purge |
+//! | `compress_above` | off | LZ4-compress encoded values longer than this many bytes (e.g. `1024`), from 0 to 4294967295; what is compressed is flagged in the value, so readers always know. Counters are never compressed. A handler's `max_value_size` applies to what is sent |
 //! | `async_blocking_limit` | `64` | how many calls of the async face (`app.async_cache()`, feature `tokio`) may run on tokio's blocking pool at once for this cache; more wait, without blocking, for a turn; from 1 to 512 (tokio's default blocking-pool size). Unused by handlers that never block (memory) |
 //!
 //! Handlers never see these keys in their own settings ([`HandlerContext::settings`] leaves
@@ -19,6 +21,7 @@
 
 use std::time::Duration;
 
+use super::codec::{Codec, Format};
 use super::policy::{self, Policy};
 use crate::config::{Bounded, Seconds};
 use crate::{Config, Result};
@@ -32,7 +35,11 @@ pub(crate) struct CacheSettings {
     pub(crate) log_keys: bool,
     pub(crate) lease_time: Option<Duration>,
     pub(crate) async_blocking_limit: AsyncBlockingLimit,
+    pub(crate) format: Format,
 }
+
+/// The range of `compress_above`: any payload length an LZ4 block can declare.
+type CompressAbove = Bounded<0, { u32::MAX as u64 }>;
 
 /// The range of `async_blocking_limit`: at least one call, at most tokio's default number of
 /// blocking threads (512), beyond which calls would queue inside tokio anyway.
@@ -43,8 +50,10 @@ const ASYNC_BLOCKING_LIMIT: AsyncBlockingLimit = Bounded::saturating(64);
 
 impl CacheSettings {
     /// Every key the facade reads from a handler section.
-    pub(crate) const KEYS: [&'static str; 11] = [
+    pub(crate) const KEYS: [&'static str; 13] = [
         "prefix",
+        "codec",
+        "compress_above",
         "expire_time",
         "log_keys",
         "lease_time",
@@ -86,7 +95,23 @@ impl CacheSettings {
             true => config.get(section, "async_blocking_limit")?,
             false => ASYNC_BLOCKING_LIMIT,
         };
+        let codec = match config.has_key(section, "codec") {
+            true => config.get::<Codec>(section, "codec")?,
+            false => Codec::default(),
+        };
+        let compress_above = match config.has_key(section, "compress_above") {
+            true => Some(
+                config
+                    .get::<CompressAbove>(section, "compress_above")?
+                    .to_usize(),
+            ),
+            false => None,
+        };
         Ok(CacheSettings {
+            format: Format {
+                codec,
+                compress_above,
+            },
             prefix,
             default_ttl: (expire_time > 0).then(|| Duration::from_secs(expire_time)),
             policy: Policy::from_config(config, section)?,
@@ -105,6 +130,7 @@ impl CacheSettings {
             log_keys: false,
             lease_time: None,
             async_blocking_limit: ASYNC_BLOCKING_LIMIT,
+            format: Format::default(),
         }
     }
 }

@@ -16,14 +16,27 @@ pub(crate) const MAX_DEPTH: usize = 127;
 
 /// Serializes `value` through `ser`, refusing non-finite floats, `Some` of a `null` value and
 /// nesting past [`MAX_DEPTH`].
+#[cfg(test)]
 pub(crate) fn serialize<S: Serializer, V: Serialize + ?Sized>(
     value: &V,
     ser: S,
+) -> Result<S::Ok, S::Error> {
+    serialize_with(value, ser, true)
+}
+
+/// [`serialize`], refusing non-finite floats only if `finite` (MessagePack stores them, JSON
+/// does not); `Some(None)` and nesting past [`MAX_DEPTH`] are refused either way, so a value
+/// stored under one codec can be stored under the other.
+pub(crate) fn serialize_with<S: Serializer, V: Serialize + ?Sized>(
+    value: &V,
+    ser: S,
+    finite: bool,
 ) -> Result<S::Ok, S::Error> {
     value.serialize(Guard {
         ser,
         depth: 0,
         in_some: false,
+        finite,
     })
 }
 
@@ -33,6 +46,8 @@ struct Guard<S> {
     depth: usize,
     /// This value is the content of a `Some`: it must not serialize as `null`.
     in_some: bool,
+    /// Refuse non-finite floats.
+    finite: bool,
 }
 
 /// A value serialized through a [`Guard`] at `depth`: what compound serializers hand to the
@@ -40,6 +55,7 @@ struct Guard<S> {
 struct Guarded<'a, T: ?Sized> {
     value: &'a T,
     depth: usize,
+    finite: bool,
 }
 
 impl<T: Serialize + ?Sized> Serialize for Guarded<'_, T> {
@@ -48,6 +64,7 @@ impl<T: Serialize + ?Sized> Serialize for Guarded<'_, T> {
             ser,
             depth: self.depth,
             in_some: false,
+            finite: self.finite,
         })
     }
 }
@@ -56,6 +73,7 @@ impl<T: Serialize + ?Sized> Serialize for Guarded<'_, T> {
 struct Compound<C> {
     inner: C,
     depth: usize,
+    finite: bool,
 }
 
 fn non_finite<E: ser::Error>(value: impl Display) -> E {
@@ -125,14 +143,14 @@ impl<S: Serializer> Serializer for Guard<S> {
     }
 
     fn serialize_f32(self, v: f32) -> Result<S::Ok, S::Error> {
-        if !v.is_finite() {
+        if self.finite && !v.is_finite() {
             return Err(non_finite(v));
         }
         self.ser.serialize_f32(v)
     }
 
     fn serialize_f64(self, v: f64) -> Result<S::Ok, S::Error> {
-        if !v.is_finite() {
+        if self.finite && !v.is_finite() {
             return Err(non_finite(v));
         }
         self.ser.serialize_f64(v)
@@ -146,8 +164,12 @@ impl<S: Serializer> Serializer for Guard<S> {
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
-        let depth = self.depth;
-        self.ser.serialize_some(&InSome { value, depth })
+        let (depth, finite) = (self.depth, self.finite);
+        self.ser.serialize_some(&InSome {
+            value,
+            depth,
+            finite,
+        })
     }
 
     fn serialize_unit(self) -> Result<S::Ok, S::Error> {
@@ -170,13 +192,14 @@ impl<S: Serializer> Serializer for Guard<S> {
         value: &T,
     ) -> Result<S::Ok, S::Error> {
         // Transparent: the content takes this value's place, `in_some` included.
-        let (depth, in_some) = (self.depth, self.in_some);
+        let (depth, in_some, finite) = (self.depth, self.in_some, self.finite);
         self.ser.serialize_newtype_struct(
             name,
             &Transparent {
                 value,
                 depth,
                 in_some,
+                finite,
             },
         )
     }
@@ -189,23 +212,36 @@ impl<S: Serializer> Serializer for Guard<S> {
         value: &T,
     ) -> Result<S::Ok, S::Error> {
         let depth = self.open(1)?;
-        self.ser
-            .serialize_newtype_variant(name, index, variant, &Guarded { value, depth })
+        let finite = self.finite;
+        self.ser.serialize_newtype_variant(
+            name,
+            index,
+            variant,
+            &Guarded {
+                value,
+                depth,
+                finite,
+            },
+        )
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
         let depth = self.open(1)?;
+        let finite = self.finite;
         Ok(Compound {
             inner: self.ser.serialize_seq(len)?,
             depth,
+            finite,
         })
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
         let depth = self.open(1)?;
+        let finite = self.finite;
         Ok(Compound {
             inner: self.ser.serialize_tuple(len)?,
             depth,
+            finite,
         })
     }
 
@@ -215,9 +251,11 @@ impl<S: Serializer> Serializer for Guard<S> {
         len: usize,
     ) -> Result<Self::SerializeTupleStruct, S::Error> {
         let depth = self.open(1)?;
+        let finite = self.finite;
         Ok(Compound {
             inner: self.ser.serialize_tuple_struct(name, len)?,
             depth,
+            finite,
         })
     }
 
@@ -229,19 +267,23 @@ impl<S: Serializer> Serializer for Guard<S> {
         len: usize,
     ) -> Result<Self::SerializeTupleVariant, S::Error> {
         let depth = self.open(2)?;
+        let finite = self.finite;
         Ok(Compound {
             inner: self
                 .ser
                 .serialize_tuple_variant(name, index, variant, len)?,
             depth,
+            finite,
         })
     }
 
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
         let depth = self.open(1)?;
+        let finite = self.finite;
         Ok(Compound {
             inner: self.ser.serialize_map(len)?,
             depth,
+            finite,
         })
     }
 
@@ -251,9 +293,11 @@ impl<S: Serializer> Serializer for Guard<S> {
         len: usize,
     ) -> Result<Self::SerializeStruct, S::Error> {
         let depth = self.open(1)?;
+        let finite = self.finite;
         Ok(Compound {
             inner: self.ser.serialize_struct(name, len)?,
             depth,
+            finite,
         })
     }
 
@@ -265,11 +309,13 @@ impl<S: Serializer> Serializer for Guard<S> {
         len: usize,
     ) -> Result<Self::SerializeStructVariant, S::Error> {
         let depth = self.open(2)?;
+        let finite = self.finite;
         Ok(Compound {
             inner: self
                 .ser
                 .serialize_struct_variant(name, index, variant, len)?,
             depth,
+            finite,
         })
     }
 
@@ -282,6 +328,7 @@ impl<S: Serializer> Serializer for Guard<S> {
 struct InSome<'a, T: ?Sized> {
     value: &'a T,
     depth: usize,
+    finite: bool,
 }
 
 impl<T: Serialize + ?Sized> Serialize for InSome<'_, T> {
@@ -290,6 +337,7 @@ impl<T: Serialize + ?Sized> Serialize for InSome<'_, T> {
             ser,
             depth: self.depth,
             in_some: true,
+            finite: self.finite,
         })
     }
 }
@@ -299,6 +347,7 @@ struct Transparent<'a, T: ?Sized> {
     value: &'a T,
     depth: usize,
     in_some: bool,
+    finite: bool,
 }
 
 impl<T: Serialize + ?Sized> Serialize for Transparent<'_, T> {
@@ -307,6 +356,7 @@ impl<T: Serialize + ?Sized> Serialize for Transparent<'_, T> {
             ser,
             depth: self.depth,
             in_some: self.in_some,
+            finite: self.finite,
         })
     }
 }
@@ -321,6 +371,7 @@ macro_rules! compound {
                 self.inner.$method(&Guarded {
                     value,
                     depth: self.depth,
+                    finite: self.finite,
                 })
             }
 
@@ -344,6 +395,7 @@ macro_rules! compound {
                     &Guarded {
                         value,
                         depth: self.depth,
+                        finite: self.finite,
                     },
                 )
             }
@@ -374,6 +426,7 @@ impl<C: ser::SerializeMap> ser::SerializeMap for Compound<C> {
         self.inner.serialize_key(&Guarded {
             value: key,
             depth: self.depth,
+            finite: self.finite,
         })
     }
 
@@ -381,6 +434,7 @@ impl<C: ser::SerializeMap> ser::SerializeMap for Compound<C> {
         self.inner.serialize_value(&Guarded {
             value,
             depth: self.depth,
+            finite: self.finite,
         })
     }
 
