@@ -31,6 +31,17 @@ pub(crate) const CONFIG_FILES: Symbol =
     symbol("config_files", "config_files = [\"app.toml\", ...]");
 pub(crate) const EXTENSION: Symbol = symbol("extension", "extension = \"...\"");
 
+/// The attribute macro: `#[cached(...)]`.
+pub(crate) const CACHED_ATTR: &str = "cached";
+pub(crate) const TTL: Symbol = symbol("ttl", "ttl = 60 (seconds)");
+pub(crate) const KEY: Symbol = symbol("key", "key = \"user:{id}\"");
+pub(crate) const VERSION: Symbol = symbol("version", "version = 2");
+pub(crate) const CACHE: Symbol = symbol("cache", "cache = my_param");
+pub(crate) const CACHE_NONE: Symbol = symbol("cache_none", "cache_none");
+
+/// Keys of `#[cached(...)]`.
+pub(crate) const CACHED_KEYS: &[Symbol] = &[TTL, KEY, VERSION, CACHE, CACHE_NONE];
+
 /// Keys of `#[app(...)]`, in the order the docs list them.
 pub(crate) const APP_KEYS: &[Symbol] = &[
     LABEL,
