@@ -424,7 +424,11 @@ fn expand(
 
         #[doc = #uncached_doc]
         #(#other)*
-        #vis #inner_sig #body
+        #vis #inner_sig {
+            // The cache is the wrapper's; the body need not use it.
+            let _ = &#cache;
+            #body
+        }
     }
 }
 
