@@ -201,13 +201,15 @@ impl<'de, K: Kind<R>, R> Deserialize<'de> for Stash<K, R> {
 }
 
 /// What the computation hands the facade: its result lent for storing, or — for a result
-/// that is not stored — an error that stores nothing (the result waits in `kept`).
-fn lend<K: Kind<R>, R>(kept: &Kept<R>, result: R) -> Result<Stash<K, R>> {
+/// that is not stored — an error that stores nothing (the result waits in `kept`, which is
+/// made only here, on a miss: a hit allocates nothing).
+fn lend<K: Kind<R>, R>(kept: &mut Option<Kept<R>>, result: R) -> Result<Stash<K, R>> {
     let store = K::stored(&result).is_some();
-    *kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    let shared = Arc::new(Mutex::new(Some(result)));
+    *kept = Some(Arc::clone(&shared));
     if store {
         Ok(Stash {
-            inner: StashInner::Lent(Arc::clone(kept), PhantomData),
+            inner: StashInner::Lent(shared, PhantomData),
         })
     } else {
         Err(Error::InvalidArgument(NOT_STORED.into()))
@@ -216,8 +218,11 @@ fn lend<K: Kind<R>, R>(kept: &Kept<R>, result: R) -> Result<Stash<K, R>> {
 
 const NOT_STORED: &str = "#[cement::cached]: a result that is not cached";
 
-fn take<R>(kept: &Kept<R>) -> Option<R> {
-    kept.lock().unwrap_or_else(PoisonError::into_inner).take()
+fn take<R>(kept: &Option<Kept<R>>) -> Option<R> {
+    kept.as_ref()?
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
 }
 
 /// How the caller ends: the facade's answer, with the computed result if there is one.
@@ -226,7 +231,7 @@ fn settle<K: Kind<R>, R>(
     name: &str,
     log_keys: bool,
     answer: Result<Stash<K, R>>,
-    kept: &Kept<R>,
+    kept: &Option<Kept<R>>,
 ) -> std::result::Result<R, Error> {
     match answer {
         Ok(Stash {
@@ -269,10 +274,10 @@ where
         Ok(key) => key,
         Err(error) => return uncached(name, cache.engine.log_keys, &error, body),
     };
-    let kept: Kept<R> = Arc::default();
+    let mut kept: Option<Kept<R>> = None;
     let mut body = Some(body);
     let answer = cache.get_or_set_with(&key, ttl, || match body.take() {
-        Some(body) => lend::<K, R>(&kept, body()),
+        Some(body) => lend::<K, R>(&mut kept, body()),
         None => Err(Error::InvalidArgument(NOT_STORED.into())),
     });
     match settle(name, cache.engine.log_keys, answer, &kept) {
@@ -298,7 +303,6 @@ pub use self::tokio_face::{run_async, AsyncSource};
 #[cfg(feature = "tokio")]
 mod tokio_face {
     use std::future::Future;
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::{lend, settle, uncached, Kept, Kind, NOT_STORED};
@@ -347,10 +351,10 @@ mod tokio_face {
             Ok(key) => key,
             Err(error) => return uncached(name, log_keys, &error, body).await,
         };
-        let kept: Kept<R> = Arc::default();
+        let mut kept: Option<Kept<R>> = None;
         let mut body = Some(body);
         let answer = {
-            let (kept, body) = (&kept, &mut body);
+            let (kept, body) = (&mut kept, &mut body);
             cache
                 .get_or_set_with(&key, ttl, move || {
                     let body = body.take();
