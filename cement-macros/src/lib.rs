@@ -1,5 +1,5 @@
-//! Procedural macros for [cement](https://docs.rs/cement): `#[derive(App)]` and
-//! `#[cache_handler]`. Use them through `cement` (`cement::App`, `cement::cache_handler`);
+//! Procedural macros for [cement](https://docs.rs/cement): `#[derive(App)]`,
+//! `#[cache_handler]` and `#[cached]`. Use them through `cement` (`cement::App`, `cement::cache_handler`);
 //! the generated code names only `::cement::…` paths.
 //!
 //! Each macro is a small front end: parse the attribute into our own types (keeping the
@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod app;
+mod cached;
 mod ctxt;
 mod handler;
 mod label;
@@ -78,4 +79,11 @@ pub fn derive_app(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cache_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::cache_handler(args.into(), item.into()).into()
+}
+
+/// Caches a function's result on the app's cache: `#[cement::cached(ttl = 60)]`. The docs, with
+/// examples, are at `cement::cached`.
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    cached::cached(args.into(), item.into()).into()
 }

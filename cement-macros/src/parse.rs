@@ -113,8 +113,9 @@ impl<'c> Args<'c> {
             return;
         }
         self.seen.push(symbol.name);
+        // A flag (its syntax has no `=`, e.g. `async_only`, `cache_none`) takes no value.
         if symbol.is_flag() {
-            if input.peek(Token![=]) {
+            if !at_separator(input) {
                 let rest = skip_to_comma(input);
                 cx.error_spanned_by(
                     quote::quote!(#ident #rest),
@@ -159,6 +160,22 @@ pub(crate) fn string(cx: &Ctxt, key: &Key, input: ParseStream) -> Option<LitStr>
             };
             format!("expected a string: {syntax}")
         },
+    )
+}
+
+/// `key = <T>`: any value that parses as `T`, or `expected` at its tokens.
+pub(crate) fn parsed<T: syn::parse::Parse>(
+    cx: &Ctxt,
+    key: &Key,
+    input: ParseStream,
+    expected: &str,
+) -> Option<T> {
+    value(
+        cx,
+        key,
+        input,
+        |input| input.parse::<T>(),
+        |_| expected.to_string(),
     )
 }
 

@@ -33,6 +33,17 @@ pub(crate) const EXTENSION: Symbol = symbol("extension", "extension = \"...\"");
 /// A flag (no `= value`): the handler implements `AsyncCacheHandler` only.
 pub(crate) const ASYNC_ONLY: Symbol = symbol("async_only", "async_only");
 
+/// The attribute macro: `#[cached(...)]`.
+pub(crate) const CACHED_ATTR: &str = "cached";
+pub(crate) const TTL: Symbol = symbol("ttl", "ttl = 60 (seconds)");
+pub(crate) const KEY: Symbol = symbol("key", "key = \"user:{id}\"");
+pub(crate) const VERSION: Symbol = symbol("version", "version = 2");
+pub(crate) const CACHE: Symbol = symbol("cache", "cache = my_param");
+pub(crate) const CACHE_NONE: Symbol = symbol("cache_none", "cache_none");
+
+/// Keys of `#[cached(...)]`.
+pub(crate) const CACHED_KEYS: &[Symbol] = &[TTL, KEY, VERSION, CACHE, CACHE_NONE];
+
 /// Keys of `#[app(...)]`, in the order the docs list them.
 pub(crate) const APP_KEYS: &[Symbol] = &[
     LABEL,

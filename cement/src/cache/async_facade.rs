@@ -460,6 +460,11 @@ impl AsyncCache {
         lease::compute_and_store_async(&self.lane, key, ttl, compute).await
     }
 
+    /// Whether logs may show keys whole (`log_keys`), for `#[cement::cached]`'s fault logs.
+    pub(super) fn log_keys(&self) -> bool {
+        self.lane.engine.log_keys
+    }
+
     #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.flights.in_flight()

@@ -31,6 +31,8 @@ mod facade;
 mod flight;
 pub mod key;
 mod lease;
+#[doc(hidden)]
+pub mod memo;
 pub mod memory;
 pub mod policy;
 mod redact;

@@ -1,0 +1,7 @@
+#[cement::cached]
+fn describe<T: serde::Serialize>(app: &cement::Application, value: T) -> String {
+    let _ = value;
+    String::new()
+}
+
+fn main() {}

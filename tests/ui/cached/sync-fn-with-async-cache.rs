@@ -1,0 +1,6 @@
+#[cement::cached]
+fn user(cache: &cement::cache::AsyncCache, id: u64) -> String {
+    id.to_string()
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[cement::cached(tll = 60)]
+fn rate(app: &cement::Application, id: u64) -> u64 {
+    id
+}
+
+fn main() {}
