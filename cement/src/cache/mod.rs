@@ -44,9 +44,9 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 pub use async_facade::AsyncCache;
-pub use codec::Codec;
 #[cfg(feature = "tokio")]
 pub use async_handler::{AsyncCacheHandler, AsyncOnly, BoxFuture};
+pub use codec::Codec;
 pub use facade::Cache;
 pub use key::KeyRules;
 pub use memory::{Eviction, MemoryCacheHandler};
