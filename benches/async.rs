@@ -21,6 +21,8 @@
 //! median of its per-round ratio to `raw` (and the median throughput). They are skipped with
 //! `--test` / `--list`.
 
+mod bench_support;
+use bench_support::median;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -257,11 +259,6 @@ fn interleaved() {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -272,9 +269,5 @@ criterion_group! {
 }
 
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    if !std::env::args().any(|arg| arg == "--test" || arg == "--list") {
-        interleaved();
-    }
+    bench_support::main(benches, &[interleaved]);
 }

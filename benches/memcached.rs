@@ -32,6 +32,8 @@
 //! to quote. Likewise for the batch forms (`memcached/paired batch ...`: the median per-round
 //! ratio of the N single calls to the one batch call) and for `incr`.
 
+mod bench_support;
+use bench_support::median;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -316,11 +318,6 @@ fn bench_incr(c: &mut Criterion, fixture: &Fixture) {
         group.bench_function(*name, |b| b.iter(|| fixture.incr(variant)));
     }
     group.finish();
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Interleaved rounds of each batch call and its 100 single calls; prints the median of the

@@ -31,6 +31,8 @@
 //! `raw_mget` is redis-rs' own `MGET`, which it splits per slot), `cache` is `app.cache()` with
 //! `cluster = [...]`. Their interleaved comparison prints the median of the per-round ratios.
 
+mod bench_support;
+use bench_support::median;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -716,11 +718,6 @@ fn interleaved_cluster() {
     }
 }
 
-fn median(times: &mut [f64]) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -730,11 +727,8 @@ criterion_group! {
     targets = bench, bench_cluster
 }
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    if !std::env::args().any(|arg| arg == "--test" || arg == "--list") {
-        interleaved();
-        interleaved_batches();
-        interleaved_cluster();
-    }
+    bench_support::main(
+        benches,
+        &[interleaved, interleaved_batches, interleaved_cluster],
+    );
 }

@@ -18,6 +18,8 @@
 //! disturbs less than criterion's one-after-the-other rows. Skipped with `--test` / `--list`.
 //! Python's diskcache is not compared here yet.
 
+mod bench_support;
+use bench_support::median;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -468,11 +470,6 @@ fn anchor_shape() {
     );
 }
 
-fn median(times: &mut [f64]) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -483,9 +480,5 @@ criterion_group! {
 }
 
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    if !std::env::args().any(|arg| arg == "--test" || arg == "--list") {
-        interleaved();
-    }
+    bench_support::main(benches, &[interleaved]);
 }
