@@ -12,6 +12,9 @@
 //!   the handler's own cost, without the facade's key mapping and codec;
 //! * `cement_server_purge`: `app.cache()` with `purge = "server"`: no generation, one command
 //!   per key like the raw client;
+//! * `raw_with_generation`: the raw client sending what the default mode must send: a read of
+//!   a generation key pipelined before the key(s), in the same round trip — the floor of
+//!   `purge = "prefix"`, against which `cement` and `cement_handler` are also printed;
 //! * `raw_meta_client`: `memcache::exp::MetaClient` with bytes in and out.
 //!
 //! Two more groups answer other questions, all on the same server in the same run:
@@ -51,12 +54,17 @@ mod support;
 
 const KEYS: usize = 1000;
 const BATCH: usize = 100;
-const VARIANTS: [&str; 4] = [
+const VARIANTS: [&str; 5] = [
     "cement",
     "cement_handler",
     "cement_server_purge",
+    "raw_with_generation",
     "raw_meta_client",
 ];
+/// The index of `raw_with_generation` in [`VARIANTS`].
+const RAW_WITH_GENERATION: usize = 3;
+/// The raw client's stand-in for the namespace generation key.
+const RAW_GENERATION: &str = "bench_raw#~gen";
 
 fn app(label: &str, server: &MemcachedServer, purge: &str) -> Application {
     support::memcached::app(label)
@@ -111,6 +119,9 @@ impl Fixture {
         cement.set(COUNTER, &0u64).expect("counter");
         cement_server.set(COUNTER, &0u64).expect("counter");
         raw.set(RAW_COUNTER, "0").send().expect("raw counter");
+        raw.set(RAW_GENERATION, "12345678")
+            .send()
+            .expect("raw generation");
         Fixture {
             _server: server,
             _apps: [prefix_app, server_app],
@@ -140,6 +151,10 @@ impl Fixture {
                     .get::<String>(&self.keys[k])
                     .expect("get"),
             )),
+            ("get", RAW_WITH_GENERATION) => {
+                let gets = [Get::new(RAW_GENERATION), Get::new(&self.raw_keys[k])];
+                drop(black_box(self.raw.run_many(gets).expect("raw get")));
+            }
             ("get", _) => drop(black_box(
                 self.raw.get(&self.raw_keys[k]).send().expect("raw get"),
             )),
@@ -151,6 +166,17 @@ impl Fixture {
                 .cement_server
                 .set(&self.keys[k], &self.value)
                 .expect("set"),
+            ("set", RAW_WITH_GENERATION) => {
+                // prefix mode's store: the value, then the generation read back after it
+                let ops = [
+                    memcache::exp::Op::Set(memcache::exp::Set::new(
+                        &self.raw_keys[k],
+                        &self.raw_value,
+                    )),
+                    memcache::exp::Op::Get(Get::new(RAW_GENERATION)),
+                ];
+                drop(black_box(self.raw.run_batch(ops).expect("raw set")));
+            }
             ("set", _) => drop(black_box(
                 self.raw
                     .set(&self.raw_keys[k], &self.raw_value)
@@ -177,6 +203,11 @@ impl Fixture {
                         .get_many::<String>(&keys)
                         .expect("get_many"),
                 ));
+            }
+            (_, RAW_WITH_GENERATION) => {
+                let gets = std::iter::once(Get::new(RAW_GENERATION))
+                    .chain(self.raw_keys[b..b + BATCH].iter().map(Get::new));
+                drop(black_box(self.raw.run_many(gets).expect("raw get_many")));
             }
             (_, _) => {
                 let gets = self.raw_keys[b..b + BATCH].iter().map(Get::new);
@@ -419,6 +450,8 @@ fn paired(fixture: &Fixture) {
     for op in OPS {
         let calls = if op == "get_many_100" { 20 } else { 100 };
         let mut ratios = vec![Vec::with_capacity(ROUNDS); VARIANTS.len()];
+        // cement and cement_handler against the prefix mode's floor
+        let mut to_floor = [Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS)];
         let mut i = 0;
         for round in 0..ROUNDS {
             let mut per_call = [0.0f64; VARIANTS.len()];
@@ -436,6 +469,9 @@ fn paired(fixture: &Fixture) {
             for (variant, time) in per_call.iter().enumerate() {
                 ratios[variant].push(time / raw);
             }
+            for (variant, r) in to_floor.iter_mut().enumerate() {
+                r.push(per_call[variant] / per_call[RAW_WITH_GENERATION]);
+            }
         }
         let summary: Vec<String> = VARIANTS[..VARIANTS.len() - 1]
             .iter()
@@ -445,6 +481,11 @@ fn paired(fixture: &Fixture) {
         println!(
             "memcached/paired {op}: ratio to raw_meta_client: {}",
             summary.join(", ")
+        );
+        println!(
+            "memcached/paired {op}: ratio to raw_with_generation (the prefix mode's floor): cement {:.3}, cement_handler {:.3}",
+            median(&mut to_floor[0]),
+            median(&mut to_floor[1])
         );
     }
 }
