@@ -139,6 +139,8 @@ fn a_three_primary_cluster() {
             .count()
     });
     assert_eq!(won, 1);
+
+    crate::async_face::on_cluster(&cluster);
 }
 
 /// A primary killed in a cluster with one replica per primary: calls on its slots fail with
@@ -151,7 +153,42 @@ fn a_killed_primary_fails_over_to_its_replica() {
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let entries: Vec<(&str, usize)> = refs.iter().copied().zip(0..).collect();
     cache.set_many(&entries).unwrap();
+    // The async face rides out the same failover: an app whose cluster connection is open
+    // before the kill, 16 tasks on it after.
+    let async_app = support::app("rdca_fo", "redis")
+        .set("cache.redis", "cluster", cluster.seeds())
+        .set("cache.redis", "connect_timeout", 0.5)
+        .set("cache.redis", "response_timeout", 0.5)
+        .setup()
+        .unwrap();
+    let expected: Vec<Option<usize>> = (0..300).map(Some).collect();
+    crate::async_face::through_failover(
+        &async_app,
+        async |cache| cache.set_many(&entries).await.unwrap(),
+        async |cache, task| {
+            if task % 2 == 1 {
+                let key = format!("w{task}");
+                cache.set(&key, &task).await?;
+                return Ok(cache.get::<usize>(&key).await? == Some(task));
+            }
+            let values = cache.get_many::<usize>(&refs).await?;
+            assert_eq!(values, expected, "acknowledged writes lost");
+            Ok(true)
+        },
+        |killed| fail_over(&mut cluster, &cache, &refs, killed),
+    );
+    cache.set("after", &1).unwrap();
+    assert_eq!(cache.get::<u32>("after").unwrap(), Some(1));
+}
 
+/// Waits until the replicas hold every key, kills a primary (telling `kill` when), and calls
+/// `get_many` until the cluster has failed over.
+fn fail_over(
+    cluster: &mut RedisCluster,
+    cache: &cement::cache::Cache,
+    refs: &[&str],
+    killed: &dyn Fn(Instant),
+) {
     // Wait until the replicas hold every key (replication is asynchronous).
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -166,12 +203,12 @@ fn a_killed_primary_fails_over_to_its_replica() {
                 replicated += redis::cmd("DBSIZE").query::<u64>(&mut conn).unwrap();
             }
         }
-        if replicated == 300 {
+        if replicated == 600 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "replicas hold {replicated} of 300 keys"
+            "replicas hold {replicated} of 600 keys"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -183,11 +220,13 @@ fn a_killed_primary_fails_over_to_its_replica() {
         .find(|n| n.port() == victim)
         .unwrap();
     node.kill().unwrap();
-    let killed = Instant::now();
+    let killed_at = Instant::now();
+    killed(killed_at);
+    let killed = killed_at;
 
     let mut errors = Vec::new();
     let recovered = loop {
-        match cache.get_many::<usize>(&refs) {
+        match cache.get_many::<usize>(refs) {
             Ok(values) => break values,
             Err(err) => {
                 assert!(
@@ -223,6 +262,4 @@ fn a_killed_primary_fails_over_to_its_replica() {
     // Every write acknowledged and replicated before the kill is read back.
     let expected: Vec<Option<usize>> = (0..300).map(Some).collect();
     assert_eq!(recovered, expected);
-    cache.set("after", &1).unwrap();
-    assert_eq!(cache.get::<u32>("after").unwrap(), Some(1));
 }

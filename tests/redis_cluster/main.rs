@@ -15,6 +15,7 @@ use cement_ext::testing::{RedisCluster, RedisServer};
 #[path = "../support/mod.rs"]
 mod support;
 
+mod async_face;
 mod cluster;
 mod config;
 mod sentinel;

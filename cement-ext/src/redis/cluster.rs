@@ -128,7 +128,7 @@ fn primaries(conn: &mut ClusterConnection) -> RedisResult<Vec<(String, u16)>> {
 }
 
 /// Lines `<id> <ip:port@cport[,hostname]> <flags> …`: the primaries (`master`, not `fail`).
-fn parse_primaries(text: &str) -> Vec<(String, u16)> {
+pub(crate) fn parse_primaries(text: &str) -> Vec<(String, u16)> {
     text.lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();

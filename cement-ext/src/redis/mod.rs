@@ -320,6 +320,8 @@
 
 #[cfg(feature = "redis-async")]
 mod aio;
+#[cfg(feature = "redis-async")]
+mod aio_topology;
 mod cluster;
 mod config;
 mod counter;
@@ -386,10 +388,9 @@ pub struct RedisCacheHandler {
     max_value_size: usize,
     /// The `incr`/`decr` script ([`counter`]).
     counter: redis::Script,
-    /// The async side's multiplexed connection ([`aio`]); one server only: a cluster or a
-    /// sentinel topology has none, and `app.async_cache()` runs it on the blocking pool.
+    /// The async side's multiplexed connection ([`aio`], [`aio_topology`]), on every topology.
     #[cfg(feature = "redis-async")]
-    native: Option<aio::Native>,
+    native: aio_topology::AsyncSide,
 }
 
 impl fmt::Debug for RedisCacheHandler {
@@ -424,14 +425,7 @@ impl RedisCacheHandler {
             (resolved.connect_timeout, resolved.response_timeout);
         let topology = Topology::of(&settings, resolved)?;
         #[cfg(feature = "redis-async")]
-        let native = match &topology.plan {
-            topology::Plan::Single(client) => Some(aio::Native::new(
-                client.clone(),
-                connect_timeout,
-                response_timeout,
-            )),
-            topology::Plan::Cluster(_) | topology::Plan::Sentinel(_) => None,
-        };
+        let native = aio_topology::AsyncSide::of(&topology.plan, connect_timeout, response_timeout);
         let errors = ErrorContext {
             target: topology.target.clone(),
             tls: topology.tls,
@@ -726,9 +720,7 @@ impl CacheHandler for RedisCacheHandler {
     fn close(&self) -> Result<()> {
         self.pool.close();
         #[cfg(feature = "redis-async")]
-        if let Some(native) = &self.native {
-            native.close();
-        }
+        self.native.close();
         Ok(())
     }
 
@@ -776,13 +768,11 @@ impl CacheHandler for RedisCacheHandler {
         self.run(|conn| redis::cmd("EXISTS").arg(key).query::<bool>(conn))
     }
 
-    /// The multiplexed async side ([`aio`]), which `app.async_cache()` awaits natively; on a
-    /// single server only (a cluster or sentinel topology runs on the blocking pool).
+    /// The multiplexed async side ([`aio`]), which `app.async_cache()` awaits natively, on
+    /// every topology.
     #[cfg(feature = "redis-async")]
     fn as_async(&self) -> Option<&dyn cement::cache::AsyncCacheHandler> {
-        self.native
-            .as_ref()
-            .map(|_| self as &dyn cement::cache::AsyncCacheHandler)
+        Some(self)
     }
 }
 
