@@ -181,7 +181,7 @@ impl AsyncConn {
 pub(super) enum AsyncSide {
     Single(Native),
     Cluster {
-        client: ClusterClient,
+        client: Box<ClusterClient>,
         conn: Lazy<ClusterConnection>,
     },
     Sentinel {

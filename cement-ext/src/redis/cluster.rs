@@ -86,7 +86,7 @@ pub(crate) fn plan(
         .build()
         .map_err(|e| config_error(format!("cannot use {target}: {e}")))?;
     Ok(Topology {
-        plan: Plan::Cluster(client),
+        plan: Plan::Cluster(Box::new(client)),
         target,
         tls,
         password,
