@@ -148,6 +148,40 @@ pub(crate) fn on_cluster(cluster: &RedisCluster) {
         assert_eq!(matching_per_primary(cluster, "rdca_b:*").len(), 0);
         // The batch app's keys survived both purges.
         assert_eq!(cache.get::<u32>("k999").await.unwrap(), Some(1998));
+
+        // Batches cut at any point (their per-key commands spread over the three nodes'
+        // connections) leave no stray reply behind: the next batch reads its own values.
+        let hundred: Vec<&str> = (0..100).map(|i| mixed[i * 10].as_str()).collect();
+        cache.set_many(&doubled[..50]).await.unwrap();
+        let want = cache.get_many::<u32>(&hundred).await.unwrap();
+        for round in 0..200usize {
+            let limit = Duration::from_micros((round as u64 * 37) % 1500);
+            let _ = tokio::time::timeout(limit, cache.get_many::<u32>(&hundred)).await;
+            // The values already stored: done or not, it changes nothing.
+            let _ = tokio::time::timeout(limit, cache.set_many(&doubled[..50])).await;
+            assert_eq!(
+                cache.get_many::<u32>(&hundred).await.unwrap(),
+                want,
+                "round {round}"
+            );
+            let i = (round * 7) % 100;
+            assert_eq!(
+                cache.get::<u32>(hundred[i]).await.unwrap(),
+                want[i],
+                "round {round}"
+            );
+        }
+
+        // purge = "db": FLUSHDB on every primary.
+        let flush = support::app("rdca_flush", "redis")
+            .set("cache.redis", "cluster", seeds.clone())
+            .set("cache.redis", "purge", "db")
+            .setup()
+            .unwrap();
+        flush.async_cache().set_many(&entries).await.unwrap();
+        assert_eq!(matching_per_primary(cluster, "rdca_flush:*").len(), 3);
+        flush.async_cache().purge().await.unwrap();
+        assert!(matching_per_primary(cluster, "*").is_empty());
     });
 }
 
