@@ -410,3 +410,59 @@ impl<C: Clone> Lazy<C> {
         self.lock().conn = Slot::Closed;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use redis::{ErrorKind, RedisError};
+
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+    }
+
+    #[test]
+    fn a_stale_report_drops_only_the_connection_it_is_about() {
+        runtime().block_on(async {
+            let lazy: Lazy<u32> = Lazy::default();
+            let opened = AtomicU32::new(0);
+            let open = || async { Ok(10 + opened.fetch_add(1, Ordering::SeqCst)) };
+            let (first, generation) = lazy.get(open).await.unwrap().unwrap();
+            assert_eq!(first, 10);
+            assert_eq!(lazy.get(open).await.unwrap().unwrap().0, 10, "opened once");
+            lazy.reset(generation);
+            let (second, newer) = lazy.get(open).await.unwrap().unwrap();
+            assert_eq!(second, 11);
+            // A late report about the first connection keeps the second.
+            lazy.reset(generation);
+            assert_eq!(lazy.get(open).await.unwrap().unwrap(), (11, newer));
+            lazy.close();
+            assert!(lazy.get(open).await.is_none());
+            assert_eq!(opened.load(Ordering::SeqCst), 2);
+        });
+    }
+
+    #[test]
+    fn callers_waiting_for_a_failed_attempt_share_its_error() {
+        runtime().block_on(async {
+            let lazy: Lazy<u32> = Lazy::default();
+            let attempts = AtomicU32::new(0);
+            let open = || async {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                Err::<u32, _>(RedisError::from((ErrorKind::Io, "refused")))
+            };
+            let (a, b) = futures_util::future::join(lazy.get(open), lazy.get(open)).await;
+            assert!(a.unwrap().is_err());
+            assert!(b.unwrap().is_err());
+            assert_eq!(attempts.load(Ordering::SeqCst), 1, "one attempt for both");
+            // A later caller tries again.
+            assert!(lazy.get(open).await.unwrap().is_err());
+            assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        });
+    }
+}
