@@ -14,7 +14,6 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, RedisError};
 
 use super::aio_topology::{AsyncConn, Node};
-
 use super::counter::Direction;
 use super::error::{is_stale_connection, keeps_connection};
 use super::{glob_escape, set_cmd, ttl_millis, PurgeMode, RedisCacheHandler, PURGE_BATCH};
@@ -110,7 +109,9 @@ fn decode<T: FromRedisValue>(value: redis::Value) -> redis::RedisResult<T> {
 impl RedisCacheHandler {
     /// Sends `request` on the shared connection. When the connection turns out to have died
     /// since its last use (the server restarted), the manager reconnects and the request is
-    /// sent once more, as the sync handler repeats a call on a fresh connection.
+    /// sent once more, as the sync handler repeats a call on a fresh connection. On a cluster
+    /// or a sentinel primary, a connection that saw an error which may leave it unusable is
+    /// discarded first ([`AsyncSide::discard`](super::aio_topology::AsyncSide::discard)).
     async fn query_async<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T> {
         let (mut conn, generation) = self.connection_async().await?;
         let err = match request.send(&mut conn).await {
