@@ -795,7 +795,7 @@ impl CacheHandler for RedisCacheHandler {
         self.run(|conn| redis::cmd("EXISTS").arg(key).query::<bool>(conn))
     }
 
-    /// The multiplexed async side ([`aio`]), which `app.async_cache()` awaits natively, on
+    /// The multiplexed async side (module `aio`), which `app.async_cache()` awaits natively, on
     /// every topology.
     #[cfg(feature = "redis-async")]
     fn as_async(&self) -> Option<&dyn cement::cache::AsyncCacheHandler> {
