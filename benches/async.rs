@@ -1,18 +1,21 @@
 //! The async face on redis (`app.async_cache()`, cement-ext feature `redis-async`) against the
 //! raw client it is built on, redis-rs's `MultiplexedConnection`, on the same server, in the
-//! same run; and the async face against the blocking `app.cache()` under the same load.
+//! same run; and the async face against the blocking `app.cache()` under the same load. The
+//! same on a 3-primary Redis Cluster (`async_cluster/*`): `app.async_cache()` with `cluster =
+//! [...]` against a raw `redis::cluster_async::ClusterConnection`.
 //!
-//! `cargo bench --bench async` (needs `redis-server`; the bench starts its own on a free
-//! loopback port). Everything runs on one tokio multi-thread runtime with 2 workers (this
+//! `cargo bench --bench async` (needs `redis-server` and `redis-cli`; the bench starts its own
+//! server and cluster on free loopback ports). Everything runs on one tokio multi-thread runtime with 2 workers (this
 //! machine's cores). A *batch* is `tasks` tasks that each do `OPS` calls of one kind (a `GET`
 //! of a stored 64-byte value, or a `SET` of it); throughput is calls per second over the batch.
 //!
-//! * `raw`: one `MultiplexedConnection` (cloned into each task), the command sent by hand with
-//!   the wire key and the encoded value ready-made;
+//! * `raw`: one `MultiplexedConnection` (on the cluster one `ClusterConnection`), cloned into
+//!   each task, the command sent by hand with the wire key and the encoded value ready-made;
 //! * `async_cache`: `app.async_cache()`, typed (key prefix, JSON codec, breaker, counters,
 //!   tracing span) on the handler's own multiplexed connection;
-//! * `sync_64_threads` (64 only): `app.cache()` from 64 OS threads at once, each doing `OPS`
-//!   calls, on a pool of 64 connections (`pool_size = 64`, so the pool is not what limits it).
+//! * `sync_64_threads` (64 only, one server only): `app.cache()` from 64 OS threads at once,
+//!   each doing `OPS` calls, on a pool of 64 connections (`pool_size = 64`, so the pool is not
+//!   what limits it).
 //!
 //! The criterion groups `async/get_1`, `async/get_64`, `async/set_1`, `async/set_64` time the
 //! variants one after the other. Loopback timing drifts on this VM more than the differences
@@ -27,9 +30,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cement_ext::testing::RedisServer;
+use cement_ext::testing::{RedisCluster, RedisServer};
 use criterion::{criterion_group, Criterion};
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
 // Links cement-ext's registrations: the app is built from a `Meta` value.
 use cement_ext as _;
 
@@ -45,22 +49,64 @@ fn value() -> String {
     "a cached value of about sixty-four bytes, typical of a session!".to_string()
 }
 
-struct Fixture {
-    _server: RedisServer,
+/// The servers, the app on them and the raw connection `C` (a `MultiplexedConnection` to one
+/// server, or a `ClusterConnection`).
+struct Fixture<C> {
+    _servers: Box<dyn std::any::Any + Send + Sync>,
     app: cement::Application,
-    raw: MultiplexedConnection,
+    raw: C,
     wire: String,
     encoded: Vec<u8>,
     runtime: tokio::runtime::Runtime,
+    /// Whether `sync_64_threads` runs too.
+    sync: bool,
 }
 
-impl Fixture {
+impl Fixture<MultiplexedConnection> {
     fn new() -> Self {
         let server = RedisServer::start().expect("redis-server (apt-get install redis-server)");
         let app = support::redis::app("bench", &server)
             .set("cache.redis", "pool_size", 64)
             .setup()
             .expect("app setup");
+        let client = redis::Client::open(server.url()).expect("client");
+        let f = Fixture::with(Box::new(server), app, async move {
+            client.get_multiplexed_async_connection().await
+        });
+        // The sync face's pool, warmed to 64 connections outside the measurement.
+        std::thread::scope(|s| {
+            for _ in 0..64 {
+                s.spawn(|| f.app.cache().get::<String>(KEY).expect("get"));
+            }
+        });
+        f
+    }
+}
+
+impl Fixture<ClusterConnection> {
+    fn cluster() -> Self {
+        let cluster = RedisCluster::start(3, 0).expect("a redis cluster (redis-server, redis-cli)");
+        let app = support::app("bench", "redis")
+            .set("cache.redis", "cluster", cluster.seeds())
+            .setup()
+            .expect("app setup");
+        let urls: Vec<String> = cluster.nodes().iter().map(|n| n.url()).collect();
+        let client = redis::cluster::ClusterClient::new(urls).expect("cluster client");
+        let mut f = Fixture::with(Box::new(cluster), app, async move {
+            client.get_async_connection().await
+        });
+        f.sync = false;
+        f
+    }
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> Fixture<C> {
+    /// `app` (its value stored) and the raw connection `connect` opens, on the bench's runtime.
+    fn with(
+        servers: Box<dyn std::any::Any + Send + Sync>,
+        app: cement::Application,
+        connect: impl std::future::Future<Output = redis::RedisResult<C>>,
+    ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -73,11 +119,7 @@ impl Fixture {
                 "native redis"
             );
             app.async_cache().set(KEY, &value()).await.expect("set");
-            let client = redis::Client::open(server.url()).expect("client");
-            let mut raw = client
-                .get_multiplexed_async_connection()
-                .await
-                .expect("multiplexed connection");
+            let mut raw = connect.await.expect("raw connection");
             let encoded: Vec<u8> = redis::cmd("GET")
                 .arg(&wire)
                 .query_async(&mut raw)
@@ -85,19 +127,21 @@ impl Fixture {
                 .expect("get");
             (raw, encoded)
         });
-        // The sync face's pool, warmed to 64 connections outside the measurement.
-        std::thread::scope(|s| {
-            for _ in 0..64 {
-                s.spawn(|| app.cache().get::<String>(KEY).expect("get"));
-            }
-        });
         Fixture {
-            _server: server,
+            _servers: servers,
             app,
             raw,
             wire,
             encoded,
             runtime,
+            sync: true,
+        }
+    }
+
+    fn variants(&self, tasks: usize) -> Vec<Variant> {
+        match tasks {
+            64 if self.sync => vec![Variant::Raw, Variant::AsyncCache, Variant::SyncThreads],
+            _ => vec![Variant::Raw, Variant::AsyncCache],
         }
     }
 
@@ -171,7 +215,7 @@ impl Variant {
     }
 }
 
-async fn raw_get(raw: &mut MultiplexedConnection, key: &str) -> Option<Vec<u8>> {
+async fn raw_get(raw: &mut impl ConnectionLike, key: &str) -> Option<Vec<u8>> {
     redis::cmd("GET")
         .arg(black_box(key))
         .query_async(raw)
@@ -179,7 +223,7 @@ async fn raw_get(raw: &mut MultiplexedConnection, key: &str) -> Option<Vec<u8>> 
         .expect("get")
 }
 
-async fn raw_set(raw: &mut MultiplexedConnection, key: &str, value: &[u8]) {
+async fn raw_set(raw: &mut impl ConnectionLike, key: &str, value: &[u8]) {
     redis::cmd("SET")
         .arg(black_box(key))
         .arg(black_box(value))
@@ -188,19 +232,20 @@ async fn raw_set(raw: &mut MultiplexedConnection, key: &str, value: &[u8]) {
         .expect("set")
 }
 
-fn variants(tasks: usize) -> Vec<Variant> {
-    match tasks {
-        1 => vec![Variant::Raw, Variant::AsyncCache],
-        _ => vec![Variant::Raw, Variant::AsyncCache, Variant::SyncThreads],
-    }
+fn bench(c: &mut Criterion) {
+    groups(c, "async", &Fixture::new());
+    groups(c, "async_cluster", &Fixture::cluster());
 }
 
-fn bench(c: &mut Criterion) {
-    let f = Fixture::new();
+fn groups<C: ConnectionLike + Clone + Send + Sync + 'static>(
+    c: &mut Criterion,
+    name: &str,
+    f: &Fixture<C>,
+) {
     for (op, set) in [("get", false), ("set", true)] {
         for tasks in [1, 64] {
-            let mut group = c.benchmark_group(format!("async/{op}_{tasks}"));
-            for variant in variants(tasks) {
+            let mut group = c.benchmark_group(format!("{name}/{op}_{tasks}"));
+            for variant in f.variants(tasks) {
                 // One iteration is one call; `iters` calls spread over the tasks.
                 group.bench_function(variant.label(), |b| {
                     b.iter_custom(|iters| {
@@ -215,15 +260,19 @@ fn bench(c: &mut Criterion) {
 }
 
 fn interleaved() {
+    interleave("async", &Fixture::new());
+    interleave("async_cluster", &Fixture::cluster());
+}
+
+fn interleave<C: ConnectionLike + Clone + Send + Sync + 'static>(name: &str, f: &Fixture<C>) {
     const ROUNDS: usize = 60;
-    let f = Fixture::new();
     println!(
-        "\nasync/interleaved: {ROUNDS} rounds, each variant once per round in rotating order; \
+        "\n{name}/interleaved: {ROUNDS} rounds, each variant once per round in rotating order; \
          median throughput, and the median of the per-round ratio to raw"
     );
     for (op, set) in [("get", false), ("set", true)] {
         for tasks in [1, 64] {
-            let variants = variants(tasks);
+            let variants = f.variants(tasks);
             let ops = if tasks == 1 { OPS * 10 } else { OPS };
             for &variant in &variants {
                 f.batch(variant, set, tasks, ops / 4); // warm up

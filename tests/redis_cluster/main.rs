@@ -7,14 +7,17 @@
 //! its steps on it, so the binary starts three groups in all.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use cement::cache::Cache;
+use cement::Error;
 use cement_ext::redis::{RedisCacheHandler, RedisSettings};
 use cement_ext::testing::{RedisCluster, RedisServer};
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod async_face;
 mod cluster;
 mod config;
 mod sentinel;
@@ -58,4 +61,34 @@ fn keys_per_primary(cluster: &RedisCluster) -> BTreeMap<u16, u64> {
         }
     }
     counts
+}
+
+/// Records a call that failed during a failover (the kill was at `killed`): the error must be
+/// typed (`Unavailable` or `Timeout`, so that the failure policy and the breaker see an
+/// outage), and the outage must end within 120 s.
+fn failed_during_failover(errors: &mut Vec<Error>, err: Error, killed: Instant) {
+    assert!(
+        matches!(err, Error::Unavailable { .. } | Error::Timeout { .. }),
+        "an untyped failure during the failover: {err:?}"
+    );
+    errors.push(err);
+    assert!(
+        killed.elapsed() < Duration::from_secs(120),
+        "no recovery within 120 s; {} errors, the last: {:?}",
+        errors.len(),
+        errors.last()
+    );
+}
+
+/// 1,000 keys `k0`…`k999` with every third one replaced by an absent key (`absent0`, …).
+fn mixed_keys() -> Vec<String> {
+    (0..1000)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("absent{i}")
+            } else {
+                format!("k{i}")
+            }
+        })
+        .collect()
 }

@@ -7,7 +7,7 @@ use cement::Error;
 use cement_ext::redis::RedisSettings;
 use cement_ext::testing::RedisSentinels;
 
-use crate::{cache_with, raw};
+use crate::{cache_with, raw, support};
 
 #[test]
 fn the_handler_follows_a_failover() {
@@ -16,7 +16,7 @@ fn the_handler_follows_a_failover() {
     // A sentinel that is down, listed first, is skipped.
     group.sentinels_mut()[0].kill().unwrap();
     let cache = cache_with(RedisSettings {
-        sentinels: Some(seeds),
+        sentinels: Some(seeds.clone()),
         sentinel_master: Some(RedisSentinels::MASTER.into()),
         prefix: "sn:".into(),
         connect_timeout: 0.5,
@@ -45,33 +45,70 @@ fn the_handler_follows_a_failover() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    group.primary_mut().kill().unwrap();
-    let killed = Instant::now();
-    let mut errors = 0;
-    let values = loop {
-        // A write: it succeeds only on the promoted replica.
-        match cache
-            .set("probe", &1)
-            .and_then(|()| cache.get_many::<u32>(&keys))
-        {
-            Ok(values) => break values,
-            Err(err) => {
-                assert!(
-                    matches!(err, Error::Unavailable { .. } | Error::Timeout { .. }),
-                    "an untyped failure during the failover: {err:?}"
-                );
-                errors += 1;
-            }
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(120),
-            "the handler did not find the new primary within 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    // The async face: native, the async conformance kit, and an app whose connection to the
+    // primary is open before the kill, with 16 tasks on it after.
+    let app = |label: &str| {
+        support::app(label, "redis")
+            .set("cache.redis", "sentinels", seeds.clone())
+            .set("cache.redis", "sentinel_master", RedisSentinels::MASTER)
+            .set("cache.redis", "connect_timeout", 0.5)
+            .set("cache.redis", "response_timeout", 0.5)
+            .setup()
+            .unwrap()
     };
-    eprintln!(
-        "sentinel failover: {errors} failed calls, the promoted replica served {:?} after the kill",
-        killed.elapsed()
+    crate::async_face::proves_native(&app("rdsa_native"), "rds-probe");
+    crate::async_face::runtime("rds-async").block_on(async {
+        cement::testing::conformance_async::run_all_async(app("rdsa_conf").async_cache()).await;
+    });
+    let async_app = support::app("rdsa_fo", "redis")
+        .set("cache.redis", "sentinels", seeds.clone())
+        .set("cache.redis", "sentinel_master", RedisSentinels::MASTER)
+        .set("cache.redis", "prefix", "sn:")
+        .setup()
+        .unwrap();
+    let expected: Vec<Option<u32>> = (0..200).map(Some).collect();
+    let ((errors, values), _) = crate::async_face::through_failover(
+        &async_app,
+        async |cache| assert_eq!(cache.get_many::<u32>(&keys).await.unwrap(), expected),
+        async |cache, task| {
+            // A write first: it succeeds only on the promoted replica.
+            cache.set(&format!("aprobe{task}"), &task).await?;
+            let values = cache.get_many::<u32>(&keys).await?;
+            assert_eq!(values, expected, "acknowledged writes lost");
+            Ok(true)
+        },
+        |report| {
+            group.primary_mut().kill().unwrap();
+            let killed = Instant::now();
+            report(killed);
+            let mut errors = 0;
+            let values = loop {
+                // A write: it succeeds only on the promoted replica.
+                match cache
+                    .set("probe", &1)
+                    .and_then(|()| cache.get_many::<u32>(&keys))
+                {
+                    Ok(values) => break values,
+                    Err(err) => {
+                        assert!(
+                            matches!(err, Error::Unavailable { .. } | Error::Timeout { .. }),
+                            "an untyped failure during the failover: {err:?}"
+                        );
+                        errors += 1;
+                    }
+                }
+                assert!(
+                    killed.elapsed() < Duration::from_secs(120),
+                    "the handler did not find the new primary within 120 s"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            eprintln!(
+            "sentinel failover: {errors} failed calls, the promoted replica served {:?} after the kill",
+            killed.elapsed()
+        );
+            (errors, values)
+        },
     );
     assert!(errors > 0, "the kill went unnoticed");
     let expected: Vec<Option<u32>> = (0..200).map(Some).collect();

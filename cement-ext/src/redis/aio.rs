@@ -1,20 +1,22 @@
 //! The redis handler's async side (feature `redis-async`): [`AsyncCacheHandler`] for
-//! [`RedisCacheHandler`] on one multiplexed, self-reconnecting connection (redis-rs's
-//! `ConnectionManager`), opened lazily on the first async call; see the module docs' "Async"
-//! section. A dropped future drops only its wait: the connection's driver task reads the
-//! reply and discards it, so the next caller never gets it.
+//! [`RedisCacheHandler`] on one multiplexed connection, opened lazily on the first async call:
+//! to one server a self-reconnecting `ConnectionManager` ([`Native`]), to a cluster or the
+//! sentinels' primary the connections of [`aio_topology`](super::aio_topology); see the module
+//! docs' "Async" section. A dropped future drops only its wait: the connection's driver task
+//! reads the reply and discards it, so the next caller never gets it.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use cement::cache::{AsyncCacheHandler, BoxFuture, Capabilities, KeyRules};
-use cement::{Error, Result};
+use cement::Result;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, RedisError};
 
+use super::aio_topology::{AsyncConn, Node};
 use super::counter::Direction;
-use super::error::is_stale_connection;
-use super::{glob_escape, set_cmd, ttl_millis, PurgeMode, RedisCacheHandler, BACKEND, PURGE_BATCH};
+use super::error::{is_stale_connection, keeps_connection};
+use super::{glob_escape, set_cmd, ttl_millis, PurgeMode, RedisCacheHandler, PURGE_BATCH};
 
 /// The handler's multiplexed connection, opened on the first async call.
 pub(super) struct Native {
@@ -46,7 +48,7 @@ impl Native {
     }
 
     /// The shared connection (a cheap handle on it), created on first use; `None` once closed.
-    fn connection(&self) -> Option<std::result::Result<ConnectionManager, RedisError>> {
+    pub(super) fn connection(&self) -> Option<std::result::Result<ConnectionManager, RedisError>> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match &*state {
             State::Open(manager) => Some(Ok(manager.clone())),
@@ -77,49 +79,61 @@ enum Request<'a> {
     Cmd(&'a redis::Cmd),
     Pipe(&'a redis::Pipeline),
     Script(&'a redis::ScriptInvocation<'a>),
+    /// A command for one node of a cluster (`SCAN`).
+    OnNode(&'a redis::Cmd, &'a Node),
+    /// The batch forms ([`AsyncConn`]'s `get_many`, `set_many`, `delete_many`).
+    GetMany(&'a [&'a str]),
+    SetMany(&'a [(&'a str, &'a [u8])], Option<Duration>),
+    DeleteMany(&'a [&'a str]),
 }
 
 impl Request<'_> {
-    async fn send<T: FromRedisValue>(&self, conn: &mut ConnectionManager) -> redis::RedisResult<T> {
+    async fn send<T: FromRedisValue>(&self, conn: &mut AsyncConn) -> redis::RedisResult<T> {
         match self {
             Request::Cmd(cmd) => cmd.query_async(conn).await,
             Request::Pipe(pipe) => pipe.query_async(conn).await,
             Request::Script(script) => script.invoke_async(conn).await,
+            Request::OnNode(cmd, node) => conn.on_node(cmd, node).await,
+            Request::GetMany(keys) => decode(conn.get_many(keys).await?),
+            Request::SetMany(entries, ttl) => decode(conn.set_many(entries, *ttl).await?),
+            Request::DeleteMany(keys) => decode(conn.delete_many(keys).await?),
         }
     }
+}
+
+/// A batch's reply as the caller's type.
+fn decode<T: FromRedisValue>(value: redis::Value) -> redis::RedisResult<T> {
+    T::from_redis_value(value).map_err(RedisError::from)
 }
 
 impl RedisCacheHandler {
     /// Sends `request` on the shared connection. When the connection turns out to have died
     /// since its last use (the server restarted), the manager reconnects and the request is
-    /// sent once more, as the sync handler repeats a call on a fresh connection.
+    /// sent once more, as the sync handler repeats a call on a fresh connection. On a cluster
+    /// or a sentinel primary, a connection that saw an error which may leave it unusable is
+    /// discarded first ([`AsyncSide::discard`](super::aio_topology::AsyncSide::discard)).
     async fn query_async<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T> {
-        let mut conn = self.connection_async()?;
+        let (mut conn, generation) = self.connection_async().await?;
         let err = match request.send(&mut conn).await {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
+        if !keeps_connection(&err) {
+            self.native.discard(generation);
+        }
         if !is_stale_connection(&err) {
             return Err(self.command_error(&err));
         }
         tracing::debug!(target: "cement_ext::redis", "reconnecting to {}: the connection had died", self.errors.target);
-        let mut conn = self.connection_async()?;
+        let (mut conn, _) = self.connection_async().await?;
         request
             .send(&mut conn)
             .await
             .map_err(|err| self.command_error(&err))
     }
 
-    fn connection_async(&self) -> Result<ConnectionManager> {
-        let Some(native) = &self.native else {
-            // A cluster or sentinel topology: `as_async` offers no native side, so only a
-            // direct call of the trait's methods gets here.
-            return Err(Error::Unsupported {
-                backend: BACKEND,
-                operation: "native async calls on a cluster or sentinel topology (use app.async_cache(), which runs them on the blocking pool)",
-            });
-        };
-        match native.connection() {
+    async fn connection_async(&self) -> Result<(AsyncConn, u64)> {
+        match self.native.connection().await {
             Some(Ok(conn)) => Ok(conn),
             Some(Err(err)) => Err(self.command_error(&err)),
             None => Err(self.closed()),
@@ -138,7 +152,20 @@ impl RedisCacheHandler {
         self.counter_outcome(key, direction, delta, &reply)
     }
 
+    /// `SCAN MATCH` + `UNLINK` on the server, or on every primary of a cluster.
     async fn purge_prefix_async(&self) -> Result<()> {
+        let (mut conn, _) = self.connection_async().await?;
+        let nodes = conn
+            .scan_targets()
+            .await
+            .map_err(|err| self.command_error(&err))?;
+        for node in &nodes {
+            self.purge_node_async(node).await?;
+        }
+        Ok(())
+    }
+
+    async fn purge_node_async(&self, node: &Node) -> Result<()> {
         let pattern = format!("{}*", glob_escape(&self.prefix));
         let mut cursor: u64 = 0;
         loop {
@@ -148,7 +175,8 @@ impl RedisCacheHandler {
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(PURGE_BATCH);
-            let (next, keys): (u64, Vec<Vec<u8>>) = self.query_async(Request::Cmd(&scan)).await?;
+            let (next, keys): (u64, Vec<Vec<u8>>) =
+                self.query_async(Request::OnNode(&scan, node)).await?;
             if !keys.is_empty() {
                 let mut unlink = redis::cmd("UNLINK");
                 unlink.arg(&keys);
@@ -216,9 +244,7 @@ impl AsyncCacheHandler for RedisCacheHandler {
             if keys.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut cmd = redis::cmd("MGET");
-            cmd.arg(keys);
-            let values: Vec<Option<Vec<u8>>> = self.query_async(Request::Cmd(&cmd)).await?;
+            let values: Vec<Option<Vec<u8>>> = self.query_async(Request::GetMany(keys)).await?;
             self.check_mget(keys.len(), values)
         })
     }
@@ -235,22 +261,7 @@ impl AsyncCacheHandler for RedisCacheHandler {
             for (_, value) in entries {
                 self.check_size(value)?;
             }
-            match ttl {
-                None => {
-                    let mut cmd = redis::cmd("MSET");
-                    for (key, value) in entries {
-                        cmd.arg(*key).arg(*value);
-                    }
-                    self.query_async(Request::Cmd(&cmd)).await
-                }
-                Some(ttl) => {
-                    let mut pipe = redis::pipe();
-                    for (key, value) in entries {
-                        pipe.add_command(set_cmd(key, value, Some(ttl))).ignore();
-                    }
-                    self.query_async(Request::Pipe(&pipe)).await
-                }
-            }
+            self.query_async(Request::SetMany(entries, ttl)).await
         })
     }
 
@@ -259,17 +270,13 @@ impl AsyncCacheHandler for RedisCacheHandler {
             if keys.is_empty() {
                 return Ok(0);
             }
-            let mut cmd = redis::cmd("UNLINK");
-            cmd.arg(keys);
-            let removed: u64 = self.query_async(Request::Cmd(&cmd)).await?;
+            let removed: u64 = self.query_async(Request::DeleteMany(keys)).await?;
             Ok(usize::try_from(removed).unwrap_or(usize::MAX))
         })
     }
 
     fn close(&self) -> Result<()> {
-        if let Some(native) = &self.native {
-            native.close();
-        }
+        self.native.close();
         Ok(())
     }
 

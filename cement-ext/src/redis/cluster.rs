@@ -86,7 +86,7 @@ pub(crate) fn plan(
         .build()
         .map_err(|e| config_error(format!("cannot use {target}: {e}")))?;
     Ok(Topology {
-        plan: Plan::Cluster(client),
+        plan: Plan::Cluster(Box::new(client)),
         target,
         tls,
         password,
@@ -128,7 +128,7 @@ fn primaries(conn: &mut ClusterConnection) -> RedisResult<Vec<(String, u16)>> {
 }
 
 /// Lines `<id> <ip:port@cport[,hostname]> <flags> …`: the primaries (`master`, not `fail`).
-fn parse_primaries(text: &str) -> Vec<(String, u16)> {
+pub(crate) fn parse_primaries(text: &str) -> Vec<(String, u16)> {
     text.lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();

@@ -17,6 +17,7 @@ use super::config::{config_error, RedisSettings, Resolved, Secret};
 use super::topology::{client_for, parse_nodes, root_cert, Node, Plan, Topology};
 
 /// The sentinels and what a primary's connection needs.
+#[derive(Clone)]
 pub(crate) struct Sentinels {
     sentinels: Vec<Node>,
     master: String,
@@ -87,55 +88,76 @@ impl Sentinels {
     ) -> RedisResult<Connection> {
         let mut last: Option<RedisError> = None;
         for sentinel in &self.sentinels {
-            let addr = match self.ask(sentinel, connect_timeout, response_timeout) {
-                Ok(Some(addr)) => addr,
-                Ok(None) => {
-                    last = Some(RedisError::from((
-                        ErrorKind::Client,
-                        "no sentinel knows the master",
-                        format!(
-                            "sentinel {} does not monitor a master named \"{}\"; check \
-                             [cache.redis] sentinel_master",
-                            sentinel.shown, self.master
-                        ),
-                    )));
-                    continue;
+            let answer = self
+                .client_of(sentinel)
+                .and_then(|client| blocking(&client, connect_timeout, response_timeout))
+                .and_then(|mut conn| self.ask().query(&mut conn));
+            match self.named(sentinel, answer) {
+                Ok(addr) => {
+                    let (client, shown) = self.primary_client(addr)?;
+                    let mut conn = blocking(&client, connect_timeout, response_timeout)?;
+                    let role = redis::cmd("ROLE").query(&mut conn);
+                    return self.check_role(role, &shown).map(|()| conn);
                 }
-                Err(err) => {
-                    tracing::debug!(target: "cement_ext::redis", "sentinel {} skipped: {err}", sentinel.shown);
-                    last = Some(err);
-                    continue;
-                }
-            };
-            return self.open(addr, connect_timeout, response_timeout);
+                Err(err) => last = Some(err),
+            }
         }
-        Err(last.unwrap_or_else(|| RedisError::from((ErrorKind::Client, "no sentinels"))))
+        Err(self.none_named(last))
     }
 
-    /// `SENTINEL get-master-addr-by-name`: `None` if this sentinel does not know the name.
-    fn ask(
+    /// The sentinels, in the order they are asked.
+    pub(crate) fn nodes(&self) -> &[Node] {
+        &self.sentinels
+    }
+
+    /// A client for one sentinel (its own url's auth, the section's CA).
+    pub(crate) fn client_of(&self, sentinel: &Node) -> RedisResult<redis::Client> {
+        client_for(sentinel.info.clone(), self.root.as_deref())
+    }
+
+    /// `SENTINEL get-master-addr-by-name <master>`: `nil` if the sentinel does not know it.
+    pub(crate) fn ask(&self) -> redis::Cmd {
+        let mut cmd = redis::cmd("SENTINEL");
+        cmd.arg("get-master-addr-by-name").arg(&self.master);
+        cmd
+    }
+
+    /// The primary's address from one sentinel's answer to [`ask`](Self::ask); a sentinel
+    /// that is down, does not answer or does not know the master is an error, logged, and
+    /// the caller asks the next one.
+    pub(crate) fn named(
         &self,
         sentinel: &Node,
-        connect_timeout: Duration,
-        response_timeout: Duration,
-    ) -> RedisResult<Option<(String, u16)>> {
-        let client = client_for(sentinel.info.clone(), self.root.as_deref())?;
-        let mut conn = client.get_connection_with_timeout(connect_timeout)?;
-        conn.set_read_timeout(Some(response_timeout))?;
-        conn.set_write_timeout(Some(response_timeout))?;
-        redis::cmd("SENTINEL")
-            .arg("get-master-addr-by-name")
-            .arg(&self.master)
-            .query::<Option<(String, u16)>>(&mut conn)
+        answer: RedisResult<Option<(String, u16)>>,
+    ) -> RedisResult<(String, u16)> {
+        let err = match answer {
+            Ok(Some(addr)) => return Ok(addr),
+            Ok(None) => RedisError::from((
+                ErrorKind::Client,
+                "no sentinel knows the master",
+                format!(
+                    "sentinel {} does not monitor a master named \"{}\"; check \
+                     [cache.redis] sentinel_master",
+                    sentinel.shown, self.master
+                ),
+            )),
+            Err(err) => err,
+        };
+        tracing::debug!(target: "cement_ext::redis", "sentinel {} skipped: {err}", sentinel.shown);
+        Err(err)
     }
 
-    /// Connects to `addr` and checks that it is a primary.
-    fn open(
+    /// The error when no sentinel named a primary: the last sentinel's.
+    pub(crate) fn none_named(&self, last: Option<RedisError>) -> RedisError {
+        last.unwrap_or_else(|| RedisError::from((ErrorKind::Client, "no sentinels")))
+    }
+
+    /// A client for the primary at `addr`, with the section's auth, TLS and `db`, and the
+    /// address as messages show it.
+    pub(crate) fn primary_client(
         &self,
         (host, port): (String, u16),
-        connect_timeout: Duration,
-        response_timeout: Duration,
-    ) -> RedisResult<Connection> {
+    ) -> RedisResult<(redis::Client, String)> {
         let addr = if self.tls {
             ConnectionAddr::TcpTls {
                 host,
@@ -149,26 +171,43 @@ impl Sentinels {
         let shown = addr.to_string();
         let info = redis::IntoConnectionInfo::into_connection_info(addr)?
             .set_redis_settings(self.redis.clone());
-        let client = client_for(info, self.root.as_deref())?;
-        let mut conn = client.get_connection_with_timeout(connect_timeout)?;
-        conn.set_read_timeout(Some(response_timeout))?;
-        conn.set_write_timeout(Some(response_timeout))?;
-        let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn)?;
-        let role: Option<String> = role
+        Ok((client_for(info, self.root.as_deref())?, shown))
+    }
+
+    /// Checks the primary's answer to `ROLE`: a server that is not (or no longer) a primary
+    /// is a `READONLY` error (a sentinel may lag a failover by a moment).
+    pub(crate) fn check_role(
+        &self,
+        role: RedisResult<Vec<redis::Value>>,
+        shown: &str,
+    ) -> RedisResult<()> {
+        let role: Option<String> = role?
             .into_iter()
             .next()
             .and_then(|v| redis::from_redis_value(v).ok());
-        if role.as_deref() != Some("master") {
-            return Err(RedisError::from((
-                ErrorKind::Server(ServerErrorKind::ReadOnly),
-                "not a primary",
-                format!(
-                    "the sentinels name {shown} as the primary of \"{}\", but it answers ROLE \
-                     with {role:?} (a failover in progress?)",
-                    self.master
-                ),
-            )));
+        if role.as_deref() == Some("master") {
+            return Ok(());
         }
-        Ok(conn)
+        Err(RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ReadOnly),
+            "not a primary",
+            format!(
+                "the sentinels name {shown} as the primary of \"{}\", but it answers ROLE \
+                 with {role:?} (a failover in progress?)",
+                self.master
+            ),
+        )))
     }
+}
+
+/// A blocking connection through `client`, every step bounded by the section's timeouts.
+fn blocking(
+    client: &redis::Client,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+) -> RedisResult<Connection> {
+    let conn = client.get_connection_with_timeout(connect_timeout)?;
+    conn.set_read_timeout(Some(response_timeout))?;
+    conn.set_write_timeout(Some(response_timeout))?;
+    Ok(conn)
 }

@@ -34,7 +34,7 @@ pub(crate) enum Plan {
     /// One server (`url` or `host`/`port`).
     Single(redis::Client),
     /// Redis Cluster from seed nodes.
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
     /// The primary the sentinels name.
     Sentinel(sentinel::Sentinels),
 }
