@@ -133,6 +133,7 @@ fn a_three_primary_cluster() {
     assert_eq!(won, 1);
 
     crate::async_face::on_cluster(&cluster);
+    crate::resharding::during_a_slot_migration(&cluster);
 }
 
 /// A primary killed in a cluster with one replica per primary: calls on its slots fail with

@@ -20,6 +20,7 @@ mod support;
 mod async_face;
 mod cluster;
 mod config;
+mod resharding;
 mod sentinel;
 
 /// Settings for a cluster with these seeds, under `prefix`, with short timeouts.

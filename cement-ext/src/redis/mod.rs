@@ -197,7 +197,12 @@
 //! followed by the client (redis-rs' `ClusterConnection`, which also refreshes its slot map).
 //! `get_many`, `set_many` and `delete_many` send one pipeline per node involved (`GET`, `SET
 //! [PX]`, `UNLINK` per key: multi-key commands need all keys in one slot on a cluster), all
-//! sent before any reply is read, and return in key order. `purge = "prefix"` runs `SCAN
+//! sent before any reply is read, and return in key order. During a resharding (a slot
+//! migrating between primaries: its moved keys answer `ASK`, then `MOVED`) a batch's
+//! redirected commands go again one by one, following the redirection, so batches keep
+//! working, only slower, until the migration ends (tested with a live `CLUSTER SETSLOT` +
+//! `MIGRATE` in `tests/redis_cluster`); a `delete_many` caught by one then counts a lower
+//! bound of the keys it removed. `purge = "prefix"` runs `SCAN
 //! MATCH` + `UNLINK` on every primary (listed by `CLUSTER NODES`), never `KEYS`; `purge = "db"`
 //! sends `FLUSHDB` to every primary. Counters and `add` stay single-key atomic: the counter
 //! script touches only its key, which lives on one primary; its `SCRIPT LOAD` goes to every

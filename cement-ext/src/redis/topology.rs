@@ -295,20 +295,19 @@ impl ConnectionLike for Conn {
 
 /// The batch forms and `purge`: one command (or pipeline) on one server; on a cluster one
 /// pipeline per node involved, sent to all nodes before any reply is read, results in key
-/// order (`redis::cluster::cluster_pipe`, which also follows `MOVED`/`ASK`). Multi-key
-/// commands are not used on a cluster: redis-rs would split them per *slot*, one round trip
-/// each.
+/// order ([`cluster_batch`], which also follows `MOVED`/`ASK`). Multi-key commands are not
+/// used on a cluster: redis-rs would split them per *slot*, one round trip each.
 impl Conn {
     pub(crate) fn get_many(&mut self, keys: &[&str]) -> RedisResult<Vec<Option<Vec<u8>>>> {
         match self {
             Conn::Server(c) => redis::cmd("MGET").arg(keys).query(c),
-            Conn::Cluster(c) => {
-                let mut pipe = redis::cluster::cluster_pipe();
-                for key in keys {
-                    pipe.cmd("GET").arg(*key);
-                }
-                pipe.query(c)
-            }
+            Conn::Cluster(c) => cluster_batch(c, keys.len(), true, |i| {
+                redis::cmd("GET").arg(keys[i]).to_owned()
+            })?
+            .into_iter()
+            .map(redis::from_redis_value)
+            .collect::<Result<_, _>>()
+            .map_err(Into::into),
         }
     }
 
@@ -334,13 +333,11 @@ impl Conn {
                     pipe.query(c)
                 }
             },
-            Conn::Cluster(c) => {
-                let mut pipe = redis::cluster::cluster_pipe();
-                for (key, value) in entries {
-                    pipe.add_command(set_cmd(key, value, ttl)).ignore();
-                }
-                pipe.query(c)
-            }
+            Conn::Cluster(c) => cluster_batch(c, entries.len(), true, |i| {
+                let (key, value) = entries[i];
+                set_cmd(key, value, ttl)
+            })
+            .map(drop),
         }
     }
 
@@ -348,11 +345,10 @@ impl Conn {
         match self {
             Conn::Server(c) => redis::cmd("UNLINK").arg(keys).query(c),
             Conn::Cluster(c) => {
-                let mut pipe = redis::cluster::cluster_pipe();
-                for key in keys {
-                    pipe.cmd("UNLINK").arg(*key);
-                }
-                let removed: Vec<u64> = pipe.query(c)?;
+                let replies = cluster_batch(c, keys.len(), false, |i| {
+                    redis::cmd("UNLINK").arg(keys[i]).to_owned()
+                })?;
+                let removed: Vec<u64> = redis::from_redis_value(Value::Array(replies))?;
                 Ok(removed.iter().sum())
             }
         }
@@ -368,10 +364,12 @@ impl Conn {
                 pipe.query::<(bool,)>(c).map(|(exists,)| exists)
             }
             Conn::Cluster(c) => {
-                let mut pipe = redis::cluster::cluster_pipe();
-                pipe.cmd("PERSIST").arg(key).ignore();
-                pipe.cmd("EXISTS").arg(key);
-                pipe.query::<(bool,)>(c).map(|(exists,)| exists)
+                let mut replies = cluster_batch(c, 2, true, |i| {
+                    redis::cmd(["PERSIST", "EXISTS"][i]).arg(key).to_owned()
+                })?;
+                Ok(redis::from_redis_value(
+                    replies.pop().unwrap_or(Value::Nil),
+                )?)
             }
         }
     }
@@ -394,6 +392,51 @@ impl Conn {
             Conn::Cluster(c) => cluster::purge_matching(c, pattern),
         }
     }
+}
+
+/// Commands `0..n` (`cmd(i)` builds the i-th) as one cluster pipeline, one per node involved,
+/// replies in order. redis-rs 1.8's sync cluster pipeline does not follow a redirection in a
+/// pipeline: a command answered `ASK`/`MOVED` (every key already moved during a slot
+/// migration), `TRYAGAIN` or `CLUSTERDOWN` fails the whole pipeline, the other replies lost.
+/// Only then, those commands go again one by one, which follows the redirections: all of them
+/// when `rerun_all` (idempotent commands whose replies are needed: `GET`, `SET`, `PERSIST` +
+/// `EXISTS`), else only the redirected ones, the lost replies given as `Value::Int(0)`
+/// (`UNLINK`, whose other keys are already gone: [`Conn::delete_many`] then counts a lower
+/// bound). Any other error reply fails the batch.
+fn cluster_batch(
+    c: &mut ClusterConnection,
+    n: usize,
+    rerun_all: bool,
+    cmd: impl Fn(usize) -> Cmd,
+) -> RedisResult<Vec<Value>> {
+    use redis::ServerErrorKind::{Ask, ClusterDown, Moved, TryAgain};
+    let mut pipe = redis::cluster::cluster_pipe();
+    for i in 0..n {
+        pipe.add_command(cmd(i));
+    }
+    let error = match pipe.query::<Vec<Value>>(c) {
+        Ok(replies) => return Ok(replies),
+        Err(error) => error,
+    };
+    let Some(failed) = error.clone().into_server_errors() else {
+        return Err(error);
+    };
+    if !failed
+        .iter()
+        .all(|(_, e)| matches!(e.kind(), Some(Ask | Moved | TryAgain | ClusterDown)))
+    {
+        return Err(error);
+    }
+    if rerun_all {
+        return (0..n).map(|i| cmd(i).query(c)).collect();
+    }
+    let mut replies = vec![Value::Int(0); n];
+    for &(i, _) in failed.iter() {
+        if let Some(reply) = replies.get_mut(i) {
+            *reply = cmd(i).query(c)?;
+        }
+    }
+    Ok(replies)
 }
 
 /// The `SCAN MATCH pattern COUNT n` loop of one server, `unlink` called with each non-empty
