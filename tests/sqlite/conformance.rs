@@ -97,6 +97,27 @@ fn max_entries_evicts_the_least_recently_stored() {
 }
 
 #[test]
+fn an_overwrite_a_second_later_makes_the_entry_the_newest() {
+    // The order is exact to one second (module docs): past it, an overwrite moves the entry.
+    let dir = TempDir::new("restamp");
+    let handler = handler_with(SqliteSettings {
+        max_entries: Some(3),
+        ..settings(&dir.db(), "r:")
+    });
+    for key in ["r:a", "r:b", "r:c"] {
+        handler.set(key, b"v", None).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    handler.set("r:a", b"w", None).unwrap(); // a is now the most recently stored
+    handler.set("r:d", b"v", None).unwrap(); // evicts b, the oldest
+    assert!(handler.get("r:b").unwrap().is_none());
+    for key in ["r:a", "r:c", "r:d"] {
+        assert!(handler.get(key).unwrap().is_some(), "{key}");
+    }
+    assert_eq!(handler.get("r:a").unwrap().as_deref(), Some(&b"w"[..]));
+}
+
+#[test]
 fn least_recently_used_keeps_what_is_read() {
     let dir = TempDir::new("lru");
     let handler = handler_with(SqliteSettings {
