@@ -7,8 +7,9 @@
 //! * `raw`: one `rusqlite::Connection` with the handler's pragmas (WAL, `synchronous =
 //!   NORMAL`, the busy timeout), running by hand the statements the handler runs, prepared and
 //!   cached, with the wire key and the encoded value ready-made: for `set` and `incr` the same
-//!   `BEGIN IMMEDIATE` transaction with the upsert, the expired-entries cull and the totals
-//!   check. What the handler saves you from writing;
+//!   `BEGIN IMMEDIATE` transaction (cached `BEGIN` and `COMMIT`) with the read of the key's
+//!   row, the insert or update, and the read of the totals and the earliest expiry. What the
+//!   handler saves you from writing;
 //! * `handler`: `SqliteCacheHandler` through the byte-level `CacheHandler` trait (pool
 //!   checkout, clock, error mapping): the handler's own overhead;
 //! * `cache`: `app.cache()`, the typed facade (key prefix + JSON codec on top).
@@ -16,7 +17,8 @@
 //! After the criterion groups, the bench prints interleaved comparisons (the three variants in
 //! rotating order, many rounds, the ratio of the medians to `raw`), which a busy machine
 //! disturbs less than criterion's one-after-the-other rows. Skipped with `--test` / `--list`.
-//! Python's diskcache is not compared here yet.
+//! The last block has the shape of `benches/diskcache_anchor.py` (Python diskcache, run right
+//! after the bench for the comparison) and the floor of a write.
 
 mod bench_support;
 use bench_support::median;
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use criterion::{criterion_group, Criterion};
 // Links cement-ext's registrations: the app is built from a `Meta` value.
 use cement_ext as _;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -43,7 +45,11 @@ const GET: &str =
     "SELECT value FROM cement_cache WHERE key = ?1 AND (expire IS NULL OR expire > ?2)";
 const GET_TOUCHING: &str = "UPDATE cement_cache SET accessed = ?3 \
      WHERE key = ?1 AND (expire IS NULL OR expire > ?2) RETURNING value";
-const FIND: &str = "SELECT rowid, expire, stored FROM cement_cache WHERE key = ?1";
+const FIND_WITH_STATE: &str = "SELECT rowid, expire, stored, size, \
+     (SELECT value FROM cement_meta WHERE name = 'size'), \
+     (SELECT value FROM cement_meta WHERE name = 'count'), \
+     (SELECT min(expire) FROM cement_cache WHERE expire IS NOT NULL) \
+     FROM cement_cache WHERE key = ?1";
 const FIND_COUNTER: &str = "SELECT rowid, expire, stored, value FROM cement_cache WHERE key = ?1";
 const INSERT: &str = "INSERT INTO cement_cache(key, value, size, expire, stored, accessed) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
@@ -84,13 +90,15 @@ fn raw_connection(path: &Path) -> Connection {
 }
 
 /// `least-recently-used`'s get: the hit records its time, so it is a write (autocommit).
+/// Stepped to its end, as the handler does: an autocommit write ended by a reset (what
+/// `query_row` does) commits without SQLite's automatic checkpoint, and the WAL grows.
 fn raw_get_touching(conn: &Connection, key: &str) -> Option<Vec<u8>> {
     let (ms, us) = now();
-    conn.prepare_cached(GET_TOUCHING)
-        .unwrap()
-        .query_row(params![key.as_bytes(), ms, us], |r| r.get(0))
-        .optional()
-        .unwrap()
+    let mut stmt = conn.prepare_cached(GET_TOUCHING).unwrap();
+    let mut rows = stmt.query(params![key.as_bytes(), ms, us]).unwrap();
+    let found = rows.next().unwrap().map(|r| r.get(0).unwrap());
+    while rows.next().unwrap().is_some() {}
+    found
 }
 
 fn raw_get(conn: &Connection, key: &str) -> Option<Vec<u8>> {
@@ -104,7 +112,7 @@ fn raw_get(conn: &Connection, key: &str) -> Option<Vec<u8>> {
 
 /// The transaction tail every write runs: one read of the totals and the earliest expiry
 /// (nothing is due here, so no `DELETE` and no eviction follow, as in the handler).
-fn raw_cull(tx: &rusqlite::Transaction<'_>, ms: i64) {
+fn raw_cull(tx: &Connection, ms: i64) {
     let (_, _, next): (i64, i64, Option<i64>) = tx
         .prepare_cached(STATE)
         .unwrap()
@@ -121,7 +129,7 @@ fn raw_cull(tx: &rusqlite::Transaction<'_>, ms: i64) {
 /// The handler's write of one entry whose row `found` (rowid, expire, stored) was read first:
 /// an insert, or an update in place that rewrites `stored` only past the window.
 fn raw_put(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     key: &[u8],
     value: &[u8],
     expire: Option<i64>,
@@ -146,27 +154,60 @@ fn raw_put(
     .unwrap();
 }
 
+/// `BEGIN IMMEDIATE` and `COMMIT` as the handler runs them: cached statements.
+fn begin(conn: &mut Connection) -> &Connection {
+    conn.prepare_cached("BEGIN IMMEDIATE")
+        .unwrap()
+        .execute([])
+        .unwrap();
+    conn
+}
+
+fn commit(conn: &Connection) {
+    conn.prepare_cached("COMMIT").unwrap().execute([]).unwrap();
+}
+
+/// The handler's `set`: one read of the key's row with the totals and the earliest expiry,
+/// the insert or update; for a new key, the totals read again (not here: the keys exist).
 fn raw_set(conn: &mut Connection, key: &str, value: &[u8]) {
     let (ms, us) = now();
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .unwrap();
-    let found = tx
-        .prepare_cached(FIND)
+    let tx = begin(conn);
+    type Seen = ((i64, Option<i64>, i64), i64, i64, i64, Option<i64>);
+    let seen: Option<Seen> = tx
+        .prepare_cached(FIND_WITH_STATE)
         .unwrap()
-        .query_row([key.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([key.as_bytes()], |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?, r.get(2)?),
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
         .optional()
         .unwrap();
-    raw_put(&tx, key.as_bytes(), value, None, us, found);
-    raw_cull(&tx, ms);
-    tx.commit().unwrap();
+    match seen {
+        Some((found, _old_size, _size, _count, next)) => {
+            raw_put(tx, key.as_bytes(), value, None, us, Some(found));
+            if next.is_some_and(|at| at <= ms) {
+                tx.prepare_cached(CULL_EXPIRED)
+                    .unwrap()
+                    .execute([ms])
+                    .unwrap();
+            }
+        }
+        None => {
+            raw_put(tx, key.as_bytes(), value, None, us, None);
+            raw_cull(tx, ms);
+        }
+    }
+    commit(tx);
 }
 
 fn raw_incr(conn: &mut Connection, key: &str) -> u64 {
     let (ms, us) = now();
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .unwrap();
+    let tx = begin(conn);
     type Row = ((i64, Option<i64>, i64), Vec<u8>);
     let row: Option<Row> = tx
         .prepare_cached(FIND_COUNTER)
@@ -185,9 +226,9 @@ fn raw_incr(conn: &mut Connection, key: &str) -> u64 {
     };
     let digits = (current + 1).to_string();
     let expire = found.and_then(|(_, expire, _)| expire);
-    raw_put(&tx, key.as_bytes(), digits.as_bytes(), expire, us, found);
-    raw_cull(&tx, ms);
-    tx.commit().unwrap();
+    raw_put(tx, key.as_bytes(), digits.as_bytes(), expire, us, found);
+    raw_cull(tx, ms);
+    commit(tx);
     current + 1
 }
 
@@ -435,9 +476,7 @@ fn anchor_shape() {
         .execute_batch("CREATE TABLE t (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)")
         .unwrap();
     let floor_set = |conn: &mut Connection, key: &[u8], value: &[u8]| {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .unwrap();
+        let tx = begin(conn);
         tx.prepare_cached(
             "INSERT INTO t(key, value) VALUES (?1, ?2) \
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -445,7 +484,7 @@ fn anchor_shape() {
         .unwrap()
         .execute(params![key, value])
         .unwrap();
-        tx.commit().unwrap();
+        commit(tx);
     };
     // raw and the handler write keys of their own (the cache's are `bench:user:…`), so that
     // every variant's write replaces a value that variant wrote, one that differs.

@@ -137,6 +137,27 @@ fn least_recently_used_keeps_what_is_read() {
 }
 
 #[test]
+fn the_wal_stays_bounded_under_least_recently_used_hits() {
+    // Every hit is an autocommit write; SQLite checkpoints only after a write stepped to its
+    // end, so a hit ended by a reset grew the WAL without bound (module `returning_one`).
+    let dir = TempDir::new("lru-wal");
+    let handler = handler_with(SqliteSettings {
+        eviction: Eviction::LeastRecentlyUsed,
+        ..settings(&dir.db(), "w:")
+    });
+    handler.set("w:k", b"v", None).unwrap();
+    // Three pages a hit (the row, two of the `accessed` index): 45,000 frames, past the
+    // 10,000-page checkpoint interval four times over.
+    for _ in 0..15_000 {
+        assert!(handler.get("w:k").unwrap().is_some());
+    }
+    let wal = std::fs::metadata(dir.db().with_extension("sqlite3-wal"))
+        .unwrap()
+        .len();
+    assert!(wal < 64 << 20, "the WAL grew to {wal} bytes");
+}
+
+#[test]
 fn eviction_none_enforces_no_bound() {
     let dir = TempDir::new("none");
     let handler = handler_with(SqliteSettings {

@@ -192,9 +192,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{
-    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use cement::cache::key::shorten;
 use cement::cache::{CacheHandler, Capabilities, HandlerSetup};
@@ -235,6 +233,13 @@ const STORED_WINDOW_US: i64 = 1_000_000;
 
 /// The row of a key, as a write needs it (not the value).
 const FIND: &str = "SELECT rowid, expire, stored FROM cement_cache WHERE key = ?1";
+/// The row of a key and, in the same statement, what the cull reads ([`STATE`]): one statement
+/// fewer for the common write, the overwrite of an existing key.
+const FIND_WITH_STATE: &str = "SELECT rowid, expire, stored, size, \
+     (SELECT value FROM cement_meta WHERE name = 'size'), \
+     (SELECT value FROM cement_meta WHERE name = 'count'), \
+     (SELECT min(expire) FROM cement_cache WHERE expire IS NOT NULL) \
+     FROM cement_cache WHERE key = ?1";
 /// The row of a counter, with its value.
 const FIND_COUNTER: &str = "SELECT rowid, expire, stored, value FROM cement_cache WHERE key = ?1";
 const INSERT: &str = "INSERT INTO cement_cache(key, value, size, expire, stored, accessed) \
@@ -402,18 +407,27 @@ impl SqliteCacheHandler {
     }
 
     /// Runs `op` in a write transaction (`BEGIN IMMEDIATE`: the write lock is taken first, so
-    /// what `op` reads cannot change under it), commits if it returns `Ok(Ok(_))`.
-    fn write<T>(
-        &self,
-        op: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<Result<T>>,
-    ) -> Result<T> {
+    /// what `op` reads cannot change under it), commits if it returns `Ok(Ok(_))`, and rolls
+    /// back otherwise. `BEGIN` and `COMMIT` are cached statements (rusqlite's `Transaction`
+    /// parses them again on every call: measured, 8-15 % of a small write).
+    fn write<T>(&self, op: impl FnOnce(&Connection) -> rusqlite::Result<Result<T>>) -> Result<T> {
         self.run(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let outcome = op(&tx)?;
-            if outcome.is_ok() {
-                tx.commit()?;
+            conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+            let outcome = match op(conn) {
+                Ok(Ok(value)) => conn
+                    .prepare_cached("COMMIT")?
+                    .execute([])
+                    .map(|_| Ok(value)),
+                other => other,
+            };
+            if !conn.is_autocommit() {
+                // Not committed (an error, or `op`'s own refusal): nothing of it stays. A
+                // failed rollback is reported unless an earlier error is.
+                if let Err(err) = conn.execute_batch("ROLLBACK") {
+                    return outcome.and(Err(err));
+                }
             }
-            Ok(outcome)
+            outcome
         })?
     }
 
@@ -438,7 +452,7 @@ impl SqliteCacheHandler {
     }
 
     /// The row of `key` in this write transaction, if any (expired or not).
-    fn find(tx: &Transaction<'_>, key: &str) -> rusqlite::Result<Option<Found>> {
+    fn find(tx: &Connection, key: &str) -> rusqlite::Result<Option<Found>> {
         tx.prepare_cached(FIND)?
             .query_row([key.as_bytes()], |r| {
                 Ok(Found {
@@ -455,7 +469,7 @@ impl SqliteCacheHandler {
     /// (see [`STORED_WINDOW_US`]).
     fn put(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         key: &str,
         value: &[u8],
         expire: Option<i64>,
@@ -486,18 +500,40 @@ impl SqliteCacheHandler {
         Ok(())
     }
 
+    /// What the cull reads first: the totals and the earliest expiry.
+    fn state(tx: &Connection) -> rusqlite::Result<State> {
+        tx.prepare_cached(STATE)?.query_row([], |r| {
+            Ok(State {
+                size: r.get(0)?,
+                count: r.get(1)?,
+                next_expiry: r.get(2)?,
+            })
+        })
+    }
+
     /// Removes expired entries (a few) and, unless eviction is `none`, evicts until the totals
     /// are within the bounds, never `keep` (the key just written). When nothing is due (the
     /// usual case), this is one read of the totals and of the earliest expiry.
-    fn cull(&self, tx: &Transaction<'_>, now: &Now, keep: Option<&[u8]>) -> rusqlite::Result<()> {
-        let (mut size, mut count, next_expiry): (i64, i64, Option<i64>) = tx
-            .prepare_cached(STATE)?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        let totals = |tx: &Transaction<'_>| -> rusqlite::Result<(i64, i64)> {
+    fn cull(&self, tx: &Connection, now: &Now, keep: Option<&[u8]>) -> rusqlite::Result<()> {
+        self.cull_from(tx, now, keep, Self::state(tx)?)
+    }
+
+    /// [`cull`](Self::cull) from `state`, the totals after this transaction's writes and an
+    /// expiry at or before the earliest (an earlier one only makes the expired-entries
+    /// `DELETE` run and find nothing).
+    fn cull_from(
+        &self,
+        tx: &Connection,
+        now: &Now,
+        keep: Option<&[u8]>,
+        state: State,
+    ) -> rusqlite::Result<()> {
+        let (mut size, mut count) = (state.size, state.count);
+        let totals = |tx: &Connection| -> rusqlite::Result<(i64, i64)> {
             tx.prepare_cached(TOTALS)?
                 .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         };
-        if next_expiry.is_some_and(|at| at <= now.ms)
+        if state.next_expiry.is_some_and(|at| at <= now.ms)
             && tx.prepare_cached(CULL_EXPIRED)?.execute([now.ms])? > 0
         {
             (size, count) = totals(tx)?;
@@ -577,6 +613,25 @@ impl SqliteCacheHandler {
     }
 }
 
+/// Runs a statement that returns at most one row (`… RETURNING`) to its end, handing the row to
+/// `f`. The end matters for an autocommit write: SQLite runs its automatic checkpoint only when
+/// a step finishes the statement, not when a reset does (what `query_row` does after the first
+/// row), so a stream of such writes grew the WAL without bound (300 MB in seconds of
+/// `least-recently-used` hits in the bench; `benches/README.md`).
+fn returning_one<T>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    let mut rows = stmt.query(params)?;
+    let found = match rows.next()? {
+        Some(row) => Some(f(row)?),
+        None => None,
+    };
+    while rows.next()?.is_some() {}
+    Ok(found)
+}
+
 /// A counter's value: ASCII decimal digits, as memcached and redis store them.
 fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
     std::str::from_utf8(value)
@@ -604,6 +659,13 @@ fn next_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// What the cull checks: the running totals and the earliest expiry.
+struct State {
+    size: i64,
+    count: i64,
+    next_expiry: Option<i64>,
 }
 
 /// A key's row, as a write reads it first.
@@ -685,28 +747,63 @@ impl CacheHandler for SqliteCacheHandler {
                 )),
             }
         };
-        self.run(|conn| {
-            let found = match self.eviction {
-                Eviction::LeastRecentlyUsed => {
-                    let now = Now::get();
-                    conn.prepare_cached(GET_TOUCHING)?
-                        .query_row(params![key.as_bytes(), now.ms, now.us], visit_row)
-                }
-                _ => conn
-                    .prepare_cached(GET)?
-                    .query_row(params![key.as_bytes(), Now::ms()], visit_row),
-            };
-            Ok(found.optional()?.is_some())
+        self.run(|conn| match self.eviction {
+            Eviction::LeastRecentlyUsed => {
+                let now = Now::get();
+                let mut stmt = conn.prepare_cached(GET_TOUCHING)?;
+                let found = returning_one(
+                    &mut stmt,
+                    params![key.as_bytes(), now.ms, now.us],
+                    visit_row,
+                )?;
+                Ok(found.is_some())
+            }
+            _ => Ok(conn
+                .prepare_cached(GET)?
+                .query_row(params![key.as_bytes(), Now::ms()], visit_row)
+                .optional()?
+                .is_some()),
         })
     }
 
     fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        self.check_size(key, value)?;
+        let size = self.check_size(key, value)?;
         let now = Now::get();
         self.write(|tx| {
-            let found = Self::find(tx, key)?;
-            self.put(tx, key, value, now.expiry(ttl), &now, found)?;
-            self.cull(tx, &now, Some(key.as_bytes()))?;
+            let seen = tx
+                .prepare_cached(FIND_WITH_STATE)?
+                .query_row([key.as_bytes()], |r| {
+                    let found = Found {
+                        rowid: r.get(0)?,
+                        expire: r.get(1)?,
+                        stored: r.get(2)?,
+                    };
+                    let old_size: i64 = r.get(3)?;
+                    let state = State {
+                        size: r.get(4)?,
+                        count: r.get(5)?,
+                        next_expiry: r.get(6)?,
+                    };
+                    Ok((found, old_size, state))
+                })
+                .optional()?;
+            let keep = Some(key.as_bytes());
+            match seen {
+                // An overwrite: the count stays, the size changes by the difference (what the
+                // size trigger adds in this transaction).
+                Some((found, old_size, state)) => {
+                    self.put(tx, key, value, now.expiry(ttl), &now, Some(found))?;
+                    let state = State {
+                        size: state.size.saturating_add(size).saturating_sub(old_size),
+                        ..state
+                    };
+                    self.cull_from(tx, &now, keep, state)?;
+                }
+                None => {
+                    self.put(tx, key, value, now.expiry(ttl), &now, None)?;
+                    self.cull(tx, &now, keep)?;
+                }
+            }
             Ok(Ok(()))
         })
     }
@@ -715,10 +812,9 @@ impl CacheHandler for SqliteCacheHandler {
     fn delete(&self, key: &str) -> Result<bool> {
         let now = Now::get();
         self.run(|conn| {
-            let expire: Option<Option<i64>> = conn
-                .prepare_cached(DELETE)?
-                .query_row([key.as_bytes()], |r| r.get(0))
-                .optional()?;
+            let mut stmt = conn.prepare_cached(DELETE)?;
+            let expire: Option<Option<i64>> =
+                returning_one(&mut stmt, [key.as_bytes()], |r| r.get(0))?;
             Ok(expire.is_some_and(|expire| now.live(expire)))
         })
     }
