@@ -400,7 +400,13 @@ fn interleaved() {
 
 /// `ROUNDS` rounds of `BATCH` calls of each variant in rotating order; prints the medians per
 /// call and their ratio to the first variant.
-fn report(name: &str, mut variants: Vec<Variant<'_>>) {
+fn report(name: &str, variants: Vec<Variant<'_>>) {
+    report_rounds(name, variants, false)
+}
+
+/// [`report`], and with `best`, a second line with each variant's fastest round (what
+/// `diskcache_anchor.py` prints as "best", for a like-for-like comparison).
+fn report_rounds(name: &str, mut variants: Vec<Variant<'_>>, best: bool) {
     let mut times = vec![Vec::with_capacity(ROUNDS); variants.len()];
     for round in 0..ROUNDS {
         for i in 0..variants.len() {
@@ -419,6 +425,15 @@ fn report(name: &str, mut variants: Vec<Variant<'_>>) {
         .map(|((label, _), m)| format!("{label} {m:.2} µs ({:.2}×)", m / medians[0]))
         .collect();
     println!("  {name:<8} {}", line.join("   "));
+    if best {
+        // `median` sorted each variant's rounds.
+        let line: Vec<String> = variants
+            .iter()
+            .zip(&times)
+            .map(|((label, _), t)| format!("{label} {:.2} µs", t[0]))
+            .collect();
+        println!("  {:<8} best round: {}", "", line.join("   "));
+    }
 }
 
 /// `least-recently-used` eviction: every hit records its time, so a `get` is a write (one
@@ -509,7 +524,7 @@ fn anchor_shape() {
     };
     let turns: Vec<std::cell::Cell<usize>> = (0..4).map(|_| Default::default()).collect();
     println!("\nsqlite, diskcache's shape (1,000 keys cycled, 100-byte values, each set a changed value):");
-    report(
+    report_rounds(
         "set",
         vec![
             (
@@ -541,8 +556,9 @@ fn anchor_shape() {
                 }),
             ),
         ],
+        true,
     );
-    report(
+    report_rounds(
         "get",
         vec![
             (
@@ -567,6 +583,7 @@ fn anchor_shape() {
                 }),
             ),
         ],
+        true,
     );
 }
 
