@@ -59,7 +59,7 @@
 //! | `prefix` | `"<app label>:"` | put in front of every key; apps sharing a file never collide, and `purge` removes only keys under it |
 //! | `max_size` | `1073741824` (1 GiB, diskcache's `size_limit`) | most bytes of keys plus values kept; past it, writes evict by `eviction`. From 1 to 2^63 - 1. A single entry larger than it is refused with [`Error::ValueTooLarge`] |
 //! | `max_entries` | unset (no bound) | most entries kept; past it, writes evict by `eviction`. From 1 to 2^63 - 1 |
-//! | `eviction` | `"least-recently-stored"` | which entries go when over a bound, named by what is kept: `"least-recently-stored"` (the oldest writes go), `"least-recently-used"` (the longest unread go; every hit records its time, so a `get` writes), `"none"` (bounds not enforced, as diskcache) |
+//! | `eviction` | `"least-recently-stored"` | which entries go when over a bound, named by what is kept: `"least-recently-stored"` (the oldest writes go, to the second: see below), `"least-recently-used"` (the longest unread go; every hit records its time, so a `get` writes), `"none"` (bounds not enforced, as diskcache) |
 //! | `busy_timeout` | `10.0` | seconds a write waits for another process's write lock (and a call for a free pooled connection) before [`Error::Timeout`]. More than 0, at most 86400 |
 //! | `pool_size` | `4` | most connections open at once in this process; more threads wait (up to `busy_timeout`). 1 to 1024 |
 //! | `synchronous` | `"normal"` | `"normal"`: a write that returned survives the process being killed (the last ones may be lost on power loss, never the file); `"full"`: synced to disk before returning, slower |
@@ -101,13 +101,24 @@
 //! never down to "never"); an expired entry is never returned, whatever its row says.
 //!
 //! Culling happens as writes happen, in the write's own transaction, without a full scan: each
-//! write removes up to 10 expired entries (by an index on the expiry), then, while the running
+//! write reads the running totals and the earliest expiry (one indexed read); when an entry is
+//! due, it removes up to 10 expired entries (by an index on the expiry), then, while the running
 //! size or count (kept in `cement_meta` by triggers, in the same transaction) is over
 //! `max_size` or `max_entries`, removes the oldest entries by the `eviction` order (indexed),
 //! as many as the excess needs (at most 10 a round), never the entry just written. The bounds hold after every write, for the
 //! file as a whole (every prefix in it). Freed pages are reused, so the file stays about
 //! `max_size` plus SQLite's overhead (indexes, free pages, a WAL file of at most 64 MiB kept
 //! after checkpoints); it does not shrink by itself (`VACUUM` would rewrite it).
+//!
+//! **The `least-recently-stored` order is exact to one second.** An entry's place in it is the
+//! time it was inserted or last moved; an overwrite moves it to the newest end only when that
+//! time is a second old or more, and otherwise rewrites the value in place, keeping its place.
+//! So of two entries, the one written earlier goes first, except that an entry overwritten
+//! within a second of its last move may go before entries first written during that second.
+//! The reason is speed: moving an entry rewrites two pages of the order's index in the
+//! commit, which tripled the pages, and about doubled the time, of an overwrite
+//! (`benches/README.md`, sqlite). `least-recently-used` stays exact: every hit and every write
+//! records its time.
 //!
 //! # Atomic operations
 //!
@@ -137,7 +148,7 @@
 //!
 //! | operation | on sqlite | semantics |
 //! |---|---|---|
-//! | `add(key, value, ttl)` | one upsert that replaces only an expired row | stores only if the key is absent (an expired key is absent); `true` if it stored. Of many concurrent adds, one wins |
+//! | `add(key, value, ttl)` | a read of the key's row, then an insert or an update of an expired row, in one `BEGIN IMMEDIATE` transaction | stores only if the key is absent (an expired key is absent); `true` if it stored. Of many concurrent adds, one wins |
 //! | `incr(key, delta)` / `decr(key, delta)` | read, compute, write in one `BEGIN IMMEDIATE` transaction | unsigned 64-bit counters stored as ASCII decimal digits (`set(key, &41u64)` makes one; read one with `get::<u64>`). A missing key starts from 0 and gets the TTL; an existing one keeps its expiry. `decr` stops at 0; an `incr` past `u64::MAX`, or a value that is not a counter, is [`Error::InvalidArgument`] and leaves the value as it was |
 //! | `touch(key, ttl)` | one `UPDATE` of the expiry | a new TTL (`None`: never) without rewriting the value; `true` if the key exists |
 //! | `exists(key)` | one `SELECT` | whether the key holds an unexpired value |
@@ -181,9 +192,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{
-    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use cement::cache::key::shorten;
 use cement::cache::{CacheHandler, Capabilities, HandlerSetup};
@@ -213,17 +222,34 @@ const GET_TOUCHING: &str = "UPDATE cement_cache SET accessed = ?3 \
      WHERE key = ?1 AND (expire IS NULL OR expire > ?2) RETURNING value";
 const EXISTS: &str =
     "SELECT 1 FROM cement_cache WHERE key = ?1 AND (expire IS NULL OR expire > ?2)";
-const UPSERT: &str = "INSERT INTO cement_cache(key, value, size, expire, stored, accessed) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(key) DO UPDATE SET value = excluded.value, \
-     size = excluded.size, expire = excluded.expire, stored = excluded.stored, \
-     accessed = excluded.accessed";
-const ADD: &str = "INSERT INTO cement_cache(key, value, size, expire, stored, accessed) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(key) DO UPDATE SET value = excluded.value, \
-     size = excluded.size, expire = excluded.expire, stored = excluded.stored, \
-     accessed = excluded.accessed \
-     WHERE cement_cache.expire IS NOT NULL AND cement_cache.expire <= ?6";
+/// How long a stored time stays fresh: an overwrite of an entry stored less than this long ago
+/// keeps the entry's place in the `least-recently-stored` order (its `stored` time is not
+/// rewritten), so the commit writes the row's page only, not two pages of the `stored` index.
+/// The eviction order is therefore exact to this window: of two entries, the one stored
+/// (or last moved) earlier goes first, and an entry overwritten within the window of its last
+/// move keeps that earlier place. `least-recently-used` stays exact (every hit and write moves
+/// the entry).
+const STORED_WINDOW_US: i64 = 1_000_000;
+
+/// The row of a key, as a write needs it (not the value).
+const FIND: &str = "SELECT rowid, expire, stored FROM cement_cache WHERE key = ?1";
+/// The row of a key and, in the same statement, what the cull reads ([`STATE`]): one statement
+/// fewer for the common write, the overwrite of an existing key.
+const FIND_WITH_STATE: &str = "SELECT rowid, expire, stored, size, \
+     (SELECT value FROM cement_meta WHERE name = 'size'), \
+     (SELECT value FROM cement_meta WHERE name = 'count'), \
+     (SELECT min(expire) FROM cement_cache WHERE expire IS NOT NULL) \
+     FROM cement_cache WHERE key = ?1";
+/// The row of a counter, with its value.
+const FIND_COUNTER: &str = "SELECT rowid, expire, stored, value FROM cement_cache WHERE key = ?1";
+const INSERT: &str = "INSERT INTO cement_cache(key, value, size, expire, stored, accessed) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+/// An overwrite that keeps the entry's place in the eviction order.
+const REWRITE: &str = "UPDATE cement_cache SET value = ?2, size = ?3, expire = ?4 WHERE rowid = ?1";
+/// An overwrite that makes the entry the most recently stored (and used).
+const RESTAMP: &str = "UPDATE cement_cache SET value = ?2, size = ?3, expire = ?4, \
+     stored = ?5, accessed = ?5 WHERE rowid = ?1";
 const DELETE: &str = "DELETE FROM cement_cache WHERE key = ?1 RETURNING expire";
-const COUNTER: &str = "SELECT value, expire FROM cement_cache WHERE key = ?1";
 const TOUCH: &str = "UPDATE cement_cache SET expire = ?2 \
      WHERE key = ?1 AND (expire IS NULL OR expire > ?3)";
 // The LIMITs are literals, never bound parameters: SQLite re-prepares (parses and plans again,
@@ -234,6 +260,11 @@ const CULL_EXPIRED: &str = "DELETE FROM cement_cache WHERE rowid IN (SELECT rowi
      cement_cache WHERE expire IS NOT NULL AND expire <= ?1 ORDER BY expire LIMIT 10)";
 const TOTALS: &str = "SELECT (SELECT value FROM cement_meta WHERE name = 'size'), \
      (SELECT value FROM cement_meta WHERE name = 'count')";
+/// The totals and the earliest expiry (the partial index's first entry): what a write's cull
+/// reads first, one statement; the expired-entries `DELETE` runs only when one is due.
+const STATE: &str = "SELECT (SELECT value FROM cement_meta WHERE name = 'size'), \
+     (SELECT value FROM cement_meta WHERE name = 'count'), \
+     (SELECT min(expire) FROM cement_cache WHERE expire IS NOT NULL)";
 
 /// The eviction statement for one batch size (1 to `CULL_LIMIT`), ordered by `column`; the
 /// batch is a literal for the reason above (one cached statement per size in use).
@@ -376,18 +407,27 @@ impl SqliteCacheHandler {
     }
 
     /// Runs `op` in a write transaction (`BEGIN IMMEDIATE`: the write lock is taken first, so
-    /// what `op` reads cannot change under it), commits if it returns `Ok(Ok(_))`.
-    fn write<T>(
-        &self,
-        op: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<Result<T>>,
-    ) -> Result<T> {
+    /// what `op` reads cannot change under it), commits if it returns `Ok(Ok(_))`, and rolls
+    /// back otherwise. `BEGIN` and `COMMIT` are cached statements (rusqlite's `Transaction`
+    /// parses them again on every call: measured, 8-15 % of a small write).
+    fn write<T>(&self, op: impl FnOnce(&Connection) -> rusqlite::Result<Result<T>>) -> Result<T> {
         self.run(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let outcome = op(&tx)?;
-            if outcome.is_ok() {
-                tx.commit()?;
+            conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+            let outcome = match op(conn) {
+                Ok(Ok(value)) => conn
+                    .prepare_cached("COMMIT")?
+                    .execute([])
+                    .map(|_| Ok(value)),
+                other => other,
+            };
+            if !conn.is_autocommit() {
+                // Not committed (an error, or `op`'s own refusal): nothing of it stays. A
+                // failed rollback is reported unless an earlier error is.
+                if let Err(err) = conn.execute_batch("ROLLBACK") {
+                    return outcome.and(Err(err));
+                }
             }
-            Ok(outcome)
+            outcome
         })?
     }
 
@@ -411,19 +451,99 @@ impl SqliteCacheHandler {
         Ok(size_i64)
     }
 
+    /// The row of `key` in this write transaction, if any (expired or not).
+    fn find(tx: &Connection, key: &str) -> rusqlite::Result<Option<Found>> {
+        tx.prepare_cached(FIND)?
+            .query_row([key.as_bytes()], |r| {
+                Ok(Found {
+                    rowid: r.get(0)?,
+                    expire: r.get(1)?,
+                    stored: r.get(2)?,
+                })
+            })
+            .optional()
+    }
+
+    /// Writes `value` under `key`, whose row (if any) is `found`: an insert, or an update in
+    /// place that moves the entry to the newest end of the eviction order only when it must
+    /// (see [`STORED_WINDOW_US`]).
+    fn put(
+        &self,
+        tx: &Connection,
+        key: &str,
+        value: &[u8],
+        expire: Option<i64>,
+        now: &Now,
+        found: Option<Found>,
+    ) -> rusqlite::Result<()> {
+        let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
+        match found {
+            None => tx.prepare_cached(INSERT)?.execute(params![
+                key.as_bytes(),
+                value,
+                size,
+                expire,
+                now.us
+            ])?,
+            Some(row)
+                if self.eviction == Eviction::LeastRecentlyUsed
+                    || row.stored <= now.us.saturating_sub(STORED_WINDOW_US)
+                    || !now.live(row.expire) =>
+            {
+                tx.prepare_cached(RESTAMP)?
+                    .execute(params![row.rowid, value, size, expire, now.us])?
+            }
+            Some(row) => tx
+                .prepare_cached(REWRITE)?
+                .execute(params![row.rowid, value, size, expire])?,
+        };
+        Ok(())
+    }
+
+    /// What the cull reads first: the totals and the earliest expiry.
+    fn state(tx: &Connection) -> rusqlite::Result<State> {
+        tx.prepare_cached(STATE)?.query_row([], |r| {
+            Ok(State {
+                size: r.get(0)?,
+                count: r.get(1)?,
+                next_expiry: r.get(2)?,
+            })
+        })
+    }
+
     /// Removes expired entries (a few) and, unless eviction is `none`, evicts until the totals
-    /// are within the bounds, never `keep` (the key just written).
-    fn cull(&self, tx: &Transaction<'_>, now: &Now, keep: Option<&[u8]>) -> rusqlite::Result<()> {
-        tx.prepare_cached(CULL_EXPIRED)?.execute([now.ms])?;
+    /// are within the bounds, never `keep` (the key just written). When nothing is due (the
+    /// usual case), this is one read of the totals and of the earliest expiry.
+    fn cull(&self, tx: &Connection, now: &Now, keep: Option<&[u8]>) -> rusqlite::Result<()> {
+        self.cull_from(tx, now, keep, Self::state(tx)?)
+    }
+
+    /// [`cull`](Self::cull) from `state`, the totals after this transaction's writes and an
+    /// expiry at or before the earliest (an earlier one only makes the expired-entries
+    /// `DELETE` run and find nothing).
+    fn cull_from(
+        &self,
+        tx: &Connection,
+        now: &Now,
+        keep: Option<&[u8]>,
+        state: State,
+    ) -> rusqlite::Result<()> {
+        let (mut size, mut count) = (state.size, state.count);
+        let totals = |tx: &Connection| -> rusqlite::Result<(i64, i64)> {
+            tx.prepare_cached(TOTALS)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        };
+        if state.next_expiry.is_some_and(|at| at <= now.ms)
+            && tx.prepare_cached(CULL_EXPIRED)?.execute([now.ms])? > 0
+        {
+            (size, count) = totals(tx)?;
+        }
         let order = match self.eviction {
             Eviction::None => return Ok(()),
             Eviction::LeastRecentlyStored => "stored",
             Eviction::LeastRecentlyUsed => "accessed",
         };
         loop {
-            let (size, count): (i64, i64) = tx
-                .prepare_cached(TOTALS)?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             if size <= self.max_size && count <= self.max_entries {
                 return Ok(());
             }
@@ -446,6 +566,7 @@ impl SqliteCacheHandler {
             {
                 return Ok(());
             }
+            (size, count) = totals(tx)?;
         }
     }
 
@@ -458,34 +579,57 @@ impl SqliteCacheHandler {
     ) -> Result<u64> {
         let now = Now::get();
         self.write(|tx| {
-            let row: Option<(Vec<u8>, Option<i64>)> = tx
-                .prepare_cached(COUNTER)?
-                .query_row([key.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+            let row: Option<(Found, Vec<u8>)> = tx
+                .prepare_cached(FIND_COUNTER)?
+                .query_row([key.as_bytes()], |r| {
+                    Ok((
+                        Found {
+                            rowid: r.get(0)?,
+                            expire: r.get(1)?,
+                            stored: r.get(2)?,
+                        },
+                        r.get(3)?,
+                    ))
+                })
                 .optional()?;
-            let (current, expire) = match row {
-                Some((value, expire)) if now.live(expire) => match parse_counter(key, &value) {
-                    Ok(current) => (current, expire),
-                    Err(err) => return Ok(Err(err)),
-                },
-                _ => (0, now.expiry(ttl)),
+            let (current, expire, found) = match row {
+                Some((found, value)) if now.live(found.expire) => {
+                    match parse_counter(key, &value) {
+                        Ok(current) => (current, found.expire, Some(found)),
+                        Err(err) => return Ok(Err(err)),
+                    }
+                }
+                found => (0, now.expiry(ttl), found.map(|(found, _)| found)),
             };
             let next = match f(current) {
                 Ok(next) => next,
                 Err(err) => return Ok(Err(err)),
             };
             let digits = next.to_string();
-            let size = i64::try_from(key.len() + digits.len()).unwrap_or(i64::MAX);
-            tx.prepare_cached(UPSERT)?.execute(params![
-                key.as_bytes(),
-                digits.as_bytes(),
-                size,
-                expire,
-                now.us
-            ])?;
+            self.put(tx, key, digits.as_bytes(), expire, &now, found)?;
             self.cull(tx, &now, Some(key.as_bytes()))?;
             Ok(Ok(next))
         })
     }
+}
+
+/// Runs a statement that returns at most one row (`… RETURNING`) to its end, handing the row to
+/// `f`. The end matters for an autocommit write: SQLite runs its automatic checkpoint only when
+/// a step finishes the statement, not when a reset does (what `query_row` does after the first
+/// row), so a stream of such writes grew the WAL without bound (300 MB in seconds of
+/// `least-recently-used` hits in the bench; `benches/README.md`).
+fn returning_one<T>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    let mut rows = stmt.query(params)?;
+    let found = match rows.next()? {
+        Some(row) => Some(f(row)?),
+        None => None,
+    };
+    while rows.next()?.is_some() {}
+    Ok(found)
 }
 
 /// A counter's value: ASCII decimal digits, as memcached and redis store them.
@@ -515,6 +659,20 @@ fn next_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// What the cull checks: the running totals and the earliest expiry.
+struct State {
+    size: i64,
+    count: i64,
+    next_expiry: Option<i64>,
+}
+
+/// A key's row, as a write reads it first.
+struct Found {
+    rowid: i64,
+    expire: Option<i64>,
+    stored: i64,
 }
 
 /// The clock for one call: Unix milliseconds for expiry, and a Unix-microsecond stamp for the
@@ -589,18 +747,22 @@ impl CacheHandler for SqliteCacheHandler {
                 )),
             }
         };
-        self.run(|conn| {
-            let found = match self.eviction {
-                Eviction::LeastRecentlyUsed => {
-                    let now = Now::get();
-                    conn.prepare_cached(GET_TOUCHING)?
-                        .query_row(params![key.as_bytes(), now.ms, now.us], visit_row)
-                }
-                _ => conn
-                    .prepare_cached(GET)?
-                    .query_row(params![key.as_bytes(), Now::ms()], visit_row),
-            };
-            Ok(found.optional()?.is_some())
+        self.run(|conn| match self.eviction {
+            Eviction::LeastRecentlyUsed => {
+                let now = Now::get();
+                let mut stmt = conn.prepare_cached(GET_TOUCHING)?;
+                let found = returning_one(
+                    &mut stmt,
+                    params![key.as_bytes(), now.ms, now.us],
+                    visit_row,
+                )?;
+                Ok(found.is_some())
+            }
+            _ => Ok(conn
+                .prepare_cached(GET)?
+                .query_row(params![key.as_bytes(), Now::ms()], visit_row)
+                .optional()?
+                .is_some()),
         })
     }
 
@@ -608,14 +770,40 @@ impl CacheHandler for SqliteCacheHandler {
         let size = self.check_size(key, value)?;
         let now = Now::get();
         self.write(|tx| {
-            tx.prepare_cached(UPSERT)?.execute(params![
-                key.as_bytes(),
-                value,
-                size,
-                now.expiry(ttl),
-                now.us
-            ])?;
-            self.cull(tx, &now, Some(key.as_bytes()))?;
+            let seen = tx
+                .prepare_cached(FIND_WITH_STATE)?
+                .query_row([key.as_bytes()], |r| {
+                    let found = Found {
+                        rowid: r.get(0)?,
+                        expire: r.get(1)?,
+                        stored: r.get(2)?,
+                    };
+                    let old_size: i64 = r.get(3)?;
+                    let state = State {
+                        size: r.get(4)?,
+                        count: r.get(5)?,
+                        next_expiry: r.get(6)?,
+                    };
+                    Ok((found, old_size, state))
+                })
+                .optional()?;
+            let keep = Some(key.as_bytes());
+            match seen {
+                // An overwrite: the count stays, the size changes by the difference (what the
+                // size trigger adds in this transaction).
+                Some((found, old_size, state)) => {
+                    self.put(tx, key, value, now.expiry(ttl), &now, Some(found))?;
+                    let state = State {
+                        size: state.size.saturating_add(size).saturating_sub(old_size),
+                        ..state
+                    };
+                    self.cull_from(tx, &now, keep, state)?;
+                }
+                None => {
+                    self.put(tx, key, value, now.expiry(ttl), &now, None)?;
+                    self.cull(tx, &now, keep)?;
+                }
+            }
             Ok(Ok(()))
         })
     }
@@ -624,10 +812,9 @@ impl CacheHandler for SqliteCacheHandler {
     fn delete(&self, key: &str) -> Result<bool> {
         let now = Now::get();
         self.run(|conn| {
-            let expire: Option<Option<i64>> = conn
-                .prepare_cached(DELETE)?
-                .query_row([key.as_bytes()], |r| r.get(0))
-                .optional()?;
+            let mut stmt = conn.prepare_cached(DELETE)?;
+            let expire: Option<Option<i64>> =
+                returning_one(&mut stmt, [key.as_bytes()], |r| r.get(0))?;
             Ok(expire.is_some_and(|expire| now.live(expire)))
         })
     }
@@ -665,26 +852,18 @@ impl CacheHandler for SqliteCacheHandler {
     }
 
     fn set_many(&self, entries: &[(&str, &[u8])], ttl: Option<Duration>) -> Result<()> {
-        let sizes = entries
-            .iter()
-            .map(|(key, value)| self.check_size(key, value))
-            .collect::<Result<Vec<_>>>()?;
+        for (key, value) in entries {
+            self.check_size(key, value)?;
+        }
         let Some(last) = entries.last() else {
             return Ok(());
         };
         let now = Now::get();
         self.write(|tx| {
-            let mut stmt = tx.prepare_cached(UPSERT)?;
-            for ((key, value), size) in entries.iter().zip(sizes) {
-                stmt.execute(params![
-                    key.as_bytes(),
-                    value,
-                    size,
-                    now.expiry(ttl),
-                    now.us
-                ])?;
+            for (key, value) in entries {
+                let found = Self::find(tx, key)?;
+                self.put(tx, key, value, now.expiry(ttl), &now, found)?;
             }
-            drop(stmt);
             self.cull(tx, &now, Some(last.0.as_bytes()))?;
             Ok(Ok(()))
         })
@@ -717,20 +896,16 @@ impl CacheHandler for SqliteCacheHandler {
         Capabilities::ALL
     }
 
-    /// One upsert that replaces only an expired row: `true` if it stored.
+    /// Reads the row and stores only when it is absent or expired, in one write transaction:
+    /// `true` if it stored.
     fn add(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<bool> {
-        let size = self.check_size(key, value)?;
+        self.check_size(key, value)?;
         let now = Now::get();
         self.write(|tx| {
-            let stored = tx.prepare_cached(ADD)?.execute(params![
-                key.as_bytes(),
-                value,
-                size,
-                now.expiry(ttl),
-                now.us,
-                now.ms
-            ])? > 0;
+            let found = Self::find(tx, key)?;
+            let stored = !found.as_ref().is_some_and(|row| now.live(row.expire));
             if stored {
+                self.put(tx, key, value, now.expiry(ttl), &now, found)?;
                 self.cull(tx, &now, Some(key.as_bytes()))?;
             }
             Ok(Ok(stored))

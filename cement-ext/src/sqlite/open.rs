@@ -6,8 +6,11 @@
 //! expiry and the times the eviction policies order by, each indexed (the read time only once
 //! a `least-recently-used` handler opened the file); a running count and size kept by triggers
 //! in the same transaction as the write, so culling never scans the table. What a write costs
-//! is mostly the pages its commit appends to the WAL: the row's page, the `stored` index's
-//! page, and the totals' page when the entry's size changed (the triggers skip a zero change).
+//! is mostly the pages its commit appends to the WAL: the row's page; the `stored` index's two
+//! pages (where the entry was, the newest end) only when the entry moves in the order (an
+//! insert, or an overwrite a second or more after its last move); and the totals' page when
+//! the count or the size changed (the triggers skip a zero change). The times are Unix
+//! microseconds, as in files written before the one-second window: both read alike.
 
 use std::fs;
 use std::io;
