@@ -134,6 +134,7 @@ fn a_three_primary_cluster() {
 
     crate::async_face::on_cluster(&cluster);
     crate::resharding::during_a_slot_migration(&cluster);
+    crate::auth::with_a_password(&cluster);
 }
 
 /// A primary killed in a cluster with one replica per primary: calls on its slots fail with

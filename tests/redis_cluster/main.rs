@@ -18,6 +18,7 @@ use cement_ext::testing::{RedisCluster, RedisServer};
 mod support;
 
 mod async_face;
+mod auth;
 mod cluster;
 mod config;
 mod resharding;

@@ -117,6 +117,18 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             "{target} has no node serving this key's slot right now ({detail}); a failover may \
              be under way; retry later"
         )),
+        // redis-rs's cluster client reports nodes that refused its AUTH (or asked for one)
+        // as an I/O failure to connect to each of them: a settings fault, not an outage.
+        ErrorKind::Io
+            if ["NOAUTH", "WRONGPASS", "AuthenticationFailed"]
+                .iter()
+                .any(|code| detail.contains(code)) =>
+        {
+            Error::backend(BACKEND, format!(
+                "authentication to {target} failed ({detail}); the servers require a password: \
+                 set or check [cache.redis] password (and username for an ACL user)"
+            ))
+        }
         ErrorKind::Io => {
             let tls_hint = if ctx.tls {
                 "; for a TLS error, check that the server speaks TLS on that port and that \
