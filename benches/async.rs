@@ -9,8 +9,14 @@
 //!
 //! * `raw`: one `MultiplexedConnection` (cloned into each task), the command sent by hand with
 //!   the wire key and the encoded value ready-made;
+//! * `raw_manager`: the same commands on a redis-rs `ConnectionManager` (the self-reconnecting
+//!   wrapper of a multiplexed connection the handler runs on), configured as the handler
+//!   configures its own: what the reconnecting wrapper costs;
+//! * `handler`: the redis handler's async side (`AsyncCacheHandler`) called directly with the
+//!   wire key and the encoded value: what the handler adds (its connection handle, the
+//!   command, the boxed future, the stale-connection check);
 //! * `async_cache`: `app.async_cache()`, typed (key prefix, JSON codec, breaker, counters,
-//!   tracing span) on the handler's own multiplexed connection;
+//!   tracing span) on the handler's own multiplexed connection: what the engine adds;
 //! * `sync_64_threads` (64 only): `app.cache()` from 64 OS threads at once, each doing `OPS`
 //!   calls, on a pool of 64 connections (`pool_size = 64`, so the pool is not what limits it).
 //!
@@ -18,18 +24,27 @@
 //! variants one after the other. Loopback timing drifts on this VM more than the differences
 //! measured, so the bench then prints interleaved comparisons, as `benches/redis.rs` does:
 //! many rounds, each running every variant once in rotating order, and for each variant the
-//! median of its per-round ratio to `raw` (and the median throughput). They are skipped with
+//! median of its per-round ratio to `raw` (and the median throughput), and the CPU time the
+//! client side (this process: runtime workers, driver tasks) spent per call, which other load
+//! on the machine disturbs less than the throughput. They are skipped with
 //! `--test` / `--list`.
+//!
+//! Before the comparison the bench checks that every variant sends the server the same bytes
+//! per call (the server's `total_net_input_bytes`, so the comparison is of the same command
+//! and value), and prints the heap allocations per call of each variant (a counting global
+//! allocator, on only while it counts; all threads, the connection's driver task included).
 
 mod bench_support;
 use bench_support::median;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cement_ext::testing::RedisServer;
 use criterion::{criterion_group, Criterion};
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 // Links cement-ext's registrations: the app is built from a `Meta` value.
 use cement_ext as _;
 
@@ -41,6 +56,37 @@ const KEY: &str = "user:1:profile";
 /// Calls per task in one batch of the interleaved comparison.
 const OPS: usize = 200;
 
+/// The system allocator, counting allocations while [`COUNTING`] is on.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to `System`; counting touches only atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as for `dealloc`, and `new_size` is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
 fn value() -> String {
     "a cached value of about sixty-four bytes, typical of a session!".to_string()
 }
@@ -49,6 +95,7 @@ struct Fixture {
     _server: RedisServer,
     app: cement::Application,
     raw: MultiplexedConnection,
+    manager: ConnectionManager,
     wire: String,
     encoded: Vec<u8>,
     runtime: tokio::runtime::Runtime,
@@ -67,7 +114,7 @@ impl Fixture {
             .build()
             .expect("runtime");
         let wire = format!("{PREFIX}{KEY}");
-        let (raw, encoded) = runtime.block_on(async {
+        let (raw, manager, encoded) = runtime.block_on(async {
             assert!(
                 app.async_cache().handler().as_async().is_some(),
                 "native redis"
@@ -78,12 +125,20 @@ impl Fixture {
                 .get_multiplexed_async_connection()
                 .await
                 .expect("multiplexed connection");
+            // As `cement_ext::redis`'s async side configures its manager (the default 1 s timeouts).
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(1)))
+                .set_response_timeout(Some(Duration::from_secs(1)))
+                .set_number_of_retries(0);
+            let manager = ConnectionManager::new_with_config(client, config)
+                .await
+                .expect("connection manager");
             let encoded: Vec<u8> = redis::cmd("GET")
                 .arg(&wire)
                 .query_async(&mut raw)
                 .await
                 .expect("get");
-            (raw, encoded)
+            (raw, manager, encoded)
         });
         // The sync face's pool, warmed to 64 connections outside the measurement.
         std::thread::scope(|s| {
@@ -95,6 +150,7 @@ impl Fixture {
             _server: server,
             app,
             raw,
+            manager,
             wire,
             encoded,
             runtime,
@@ -120,23 +176,37 @@ impl Fixture {
                     });
                 }
             }),
-            Variant::Raw | Variant::AsyncCache => self.runtime.block_on(async {
+            _ => self.runtime.block_on(async {
                 let mut joins = tokio::task::JoinSet::new();
                 let shared = Arc::new((self.wire.clone(), self.encoded.clone(), value()));
                 for _ in 0..tasks {
-                    let (mut raw, cache, shared) = (
+                    let (mut raw, mut manager, cache, shared) = (
                         self.raw.clone(),
+                        self.manager.clone(),
                         self.app.async_cache().clone(),
                         Arc::clone(&shared),
                     );
                     joins.spawn(async move {
                         let (wire, encoded, value) = &*shared;
+                        let handler = cache.handler().as_async().expect("native redis");
                         for _ in 0..ops {
                             match (variant, set) {
                                 (Variant::Raw, false) => {
                                     black_box(raw_get(&mut raw, wire).await);
                                 }
                                 (Variant::Raw, true) => raw_set(&mut raw, wire, encoded).await,
+                                (Variant::RawManager, false) => {
+                                    black_box(raw_get(&mut manager, wire).await);
+                                }
+                                (Variant::RawManager, true) => {
+                                    raw_set(&mut manager, wire, encoded).await;
+                                }
+                                (Variant::Handler, false) => {
+                                    black_box(handler.get(wire).await.expect("get"));
+                                }
+                                (Variant::Handler, true) => {
+                                    handler.set(wire, encoded, None).await.expect("set");
+                                }
                                 (_, false) => {
                                     black_box(cache.get::<String>(KEY).await.expect("get"));
                                 }
@@ -157,6 +227,8 @@ impl Fixture {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
     Raw,
+    RawManager,
+    Handler,
     AsyncCache,
     SyncThreads,
 }
@@ -165,13 +237,15 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::Raw => "raw",
+            Variant::RawManager => "raw_manager",
+            Variant::Handler => "handler",
             Variant::AsyncCache => "async_cache",
             Variant::SyncThreads => "sync_64_threads",
         }
     }
 }
 
-async fn raw_get(raw: &mut MultiplexedConnection, key: &str) -> Option<Vec<u8>> {
+async fn raw_get(raw: &mut impl redis::aio::ConnectionLike, key: &str) -> Option<Vec<u8>> {
     redis::cmd("GET")
         .arg(black_box(key))
         .query_async(raw)
@@ -179,7 +253,7 @@ async fn raw_get(raw: &mut MultiplexedConnection, key: &str) -> Option<Vec<u8>> 
         .expect("get")
 }
 
-async fn raw_set(raw: &mut MultiplexedConnection, key: &str, value: &[u8]) {
+async fn raw_set(raw: &mut impl redis::aio::ConnectionLike, key: &str, value: &[u8]) {
     redis::cmd("SET")
         .arg(black_box(key))
         .arg(black_box(value))
@@ -188,10 +262,33 @@ async fn raw_set(raw: &mut MultiplexedConnection, key: &str, value: &[u8]) {
         .expect("set")
 }
 
+/// CPU time used so far by all of this process's threads (the runtime's workers, the
+/// connections' driver tasks and the sync variant's threads; not the server's), from
+/// `/proc/self/task/*/schedstat`, in nanoseconds. Threads that already ended are not counted,
+/// so it is read around batches whose threads outlive them (the runtime's workers), or
+/// whose threads are all spawned and joined in between (`sync_64_threads`: not counted, 0).
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The variants on the tokio runtime, `raw` first (the ratios are to it).
+const ASYNC: [Variant; 4] = [
+    Variant::Raw,
+    Variant::RawManager,
+    Variant::Handler,
+    Variant::AsyncCache,
+];
+
 fn variants(tasks: usize) -> Vec<Variant> {
     match tasks {
-        1 => vec![Variant::Raw, Variant::AsyncCache],
-        _ => vec![Variant::Raw, Variant::AsyncCache, Variant::SyncThreads],
+        1 => ASYNC.to_vec(),
+        _ => [&ASYNC[..], &[Variant::SyncThreads]].concat(),
     }
 }
 
@@ -214,9 +311,63 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+impl Fixture {
+    /// The server's `total_net_input_bytes` (its `INFO stats` line).
+    fn bytes_in(&self) -> u64 {
+        let mut conn = self.raw.clone();
+        let info: String = self
+            .runtime
+            .block_on(redis::cmd("INFO").arg("stats").query_async(&mut conn))
+            .expect("INFO stats");
+        info.lines()
+            .find_map(|line| line.strip_prefix("total_net_input_bytes:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("total_net_input_bytes in INFO stats")
+    }
+
+    /// Checks that every variant sends the same bytes per call, and prints each one's
+    /// allocations per call (one task, `CALLS` calls).
+    fn check_and_count(&self) {
+        const CALLS: usize = 1000;
+        let variants = variants(64);
+        for (op, set) in [("get", false), ("set", true)] {
+            let mut sent = Vec::new();
+            let mut allocations = Vec::new();
+            for &variant in &variants {
+                self.batch(variant, set, 1, 10); // connections and buffers warm
+                let before = self.bytes_in();
+                ALLOCATIONS.store(0, Ordering::Relaxed);
+                COUNTING.store(true, Ordering::Relaxed);
+                self.batch(variant, set, 1, CALLS);
+                COUNTING.store(false, Ordering::Relaxed);
+                allocations.push(ALLOCATIONS.load(Ordering::Relaxed) as f64 / CALLS as f64);
+                // The INFO command between the two readings is the same for every variant.
+                sent.push(self.bytes_in() - before);
+            }
+            assert!(
+                sent.iter().all(|&n| n == sent[0]),
+                "{op}: the variants sent different bytes to the server: {sent:?} \
+                 (for {variants:?}); the comparison would not be of the same command"
+            );
+            let line: Vec<String> = variants
+                .iter()
+                .zip(&allocations)
+                .map(|(v, n)| format!("{} {n:.1}", v.label()))
+                .collect();
+            println!(
+                "  {op}: every variant sent {} bytes per call; allocations per call: {}",
+                sent[0] / CALLS as u64,
+                line.join("   ")
+            );
+        }
+    }
+}
+
 fn interleaved() {
     const ROUNDS: usize = 60;
     let f = Fixture::new();
+    println!("\nasync/check: the same bytes on the wire, and the heap allocations per call");
+    f.check_and_count();
     println!(
         "\nasync/interleaved: {ROUNDS} rounds, each variant once per round in rotating order; \
          median throughput, and the median of the per-round ratio to raw"
@@ -230,12 +381,16 @@ fn interleaved() {
             }
             let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
             let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+            let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
             for round in 0..ROUNDS {
                 let mut this_round = vec![0.0; variants.len()];
                 for j in 0..variants.len() {
                     let i = (j + round) % variants.len();
+                    let cpu_before = cpu_ns();
                     let elapsed = f.batch(variants[i], set, tasks, ops);
+                    let used = cpu_ns().saturating_sub(cpu_before);
                     this_round[i] = (tasks * ops) as f64 / elapsed.as_secs_f64();
+                    cpu[i].push(used as f64 / (tasks * ops) as f64);
                 }
                 for i in 0..variants.len() {
                     rates[i].push(this_round[i]);
@@ -255,6 +410,13 @@ fn interleaved() {
                 })
                 .collect();
             println!("  {op}, {tasks:>2} task(s): {}", line.join("   "));
+            let line: Vec<String> = variants
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != Variant::SyncThreads)
+                .map(|(i, v)| format!("{} {:.2} µs", v.label(), median(&mut cpu[i]) / 1e3))
+                .collect();
+            println!("      client CPU per call (median): {}", line.join("   "));
         }
     }
 }
