@@ -72,7 +72,11 @@ impl KeyRules {
             return Ok(if prefix.is_empty() {
                 Cow::Borrowed(key)
             } else {
-                Cow::Owned(format!("{prefix}{key}"))
+                // At its size in one allocation (`format!` would grow it twice).
+                let mut wire = String::with_capacity(prefix.len() + key.len());
+                wire.push_str(prefix);
+                wire.push_str(key);
+                Cow::Owned(wire)
             });
         }
         self.mapped(prefix, key).map(Cow::Owned)
