@@ -85,7 +85,7 @@ impl KeyRules {
     /// Whether `prefix + key` is sent as it is (no mapping needed). Under restrictive rules, a
     /// key that could be mistaken for a mapped one (or is empty, which such backends refuse) is
     /// mapped too: that keeps the mapping injective.
-    fn passes(&self, prefix: &str, key: &str) -> bool {
+    pub(crate) fn passes(&self, prefix: &str, key: &str) -> bool {
         let full_len = prefix.len() + key.len();
         let fits = self.max_len.is_none_or(|max| full_len <= max);
         let clean = !self.graphic_only || (is_graphic(prefix) && is_graphic(key));
