@@ -29,6 +29,10 @@
 //! on the machine disturbs less than the throughput. They are skipped with
 //! `--test` / `--list`.
 //!
+//! Last, `async/blocking_pool` compares, for memcached and sqlite (whose handlers are sync:
+//! the async face runs their calls on tokio's blocking pool), `app.cache()` from 1 and from 16
+//! OS threads with `async_cache()` from as many tasks, on one cache (the same engine).
+//!
 //! Before the comparison the bench checks that every variant sends the server the same bytes
 //! per call (the server's `total_net_input_bytes`, so the comparison is of the same command
 //! and value), and prints the heap allocations per call of each variant (a counting global
@@ -430,6 +434,110 @@ criterion_group! {
     targets = bench
 }
 
+/// memcached and sqlite through the async face: their sync handlers' calls on tokio's
+/// blocking pool (`spawn_blocking`, bounded by `async_blocking_limit`) against the same cache's
+/// blocking face called from as many OS threads, interleaved.
+fn blocking_pool() {
+    const ROUNDS: usize = 30;
+    let memcached = cement_ext::testing::MemcachedServer::start().expect("memcached");
+    let dir = support::sqlite::TempDir::new("bench-async");
+    let caches = [
+        (
+            "memcached",
+            support::memcached::cache(&[memcached.host_spec()], PREFIX),
+        ),
+        ("sqlite", support::sqlite::cache(&dir.db(), PREFIX)),
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "\nasync/blocking_pool: {ROUNDS} rounds, app.cache() from N threads vs async_cache() \
+         from N tasks (the sync handler on the blocking pool); median throughput, and the \
+         median of the per-round ratio async ÷ sync"
+    );
+    for (label, cache) in &caches {
+        let async_cache = cement::cache::AsyncCache::new(cache);
+        cache.set(KEY, &value()).expect("set");
+        for (op, set) in [("get", false), ("set", true)] {
+            for callers in [1usize, 16] {
+                let ops = if callers == 1 { 400 } else { 50 };
+                let sync_batch = || {
+                    let started = Instant::now();
+                    std::thread::scope(|s| {
+                        for _ in 0..callers {
+                            s.spawn(|| {
+                                let value = value();
+                                for _ in 0..ops {
+                                    if set {
+                                        cache.set(KEY, &value).expect("set");
+                                    } else {
+                                        black_box(cache.get::<String>(KEY).expect("get"));
+                                    }
+                                }
+                            });
+                        }
+                    });
+                    started.elapsed()
+                };
+                let async_batch = || {
+                    let started = Instant::now();
+                    runtime.block_on(async {
+                        let mut joins = tokio::task::JoinSet::new();
+                        for _ in 0..callers {
+                            let cache = async_cache.clone();
+                            joins.spawn(async move {
+                                let value = value();
+                                for _ in 0..ops {
+                                    if set {
+                                        cache.set(KEY, &value).await.expect("set");
+                                    } else {
+                                        black_box(cache.get::<String>(KEY).await.expect("get"));
+                                    }
+                                }
+                            });
+                        }
+                        while let Some(joined) = joins.join_next().await {
+                            joined.expect("task");
+                        }
+                    });
+                    started.elapsed()
+                };
+                sync_batch();
+                async_batch();
+                let (mut sync_rates, mut async_rates, mut ratios) =
+                    (Vec::new(), Vec::new(), Vec::new());
+                let calls = (callers * ops) as f64;
+                for round in 0..ROUNDS {
+                    let (sync_time, async_time) = if round % 2 == 0 {
+                        let s = sync_batch();
+                        (s, async_batch())
+                    } else {
+                        let a = async_batch();
+                        (sync_batch(), a)
+                    };
+                    let (sync_rate, async_rate) = (
+                        calls / sync_time.as_secs_f64(),
+                        calls / async_time.as_secs_f64(),
+                    );
+                    sync_rates.push(sync_rate);
+                    async_rates.push(async_rate);
+                    ratios.push(async_rate / sync_rate);
+                }
+                println!(
+                    "  {label} {op}, {callers:>2} caller(s): app.cache() {:.0} ops/s   \
+                     async_cache() {:.0} ops/s ({:.3}×)",
+                    median(&mut sync_rates),
+                    median(&mut async_rates),
+                    median(&mut ratios)
+                );
+            }
+        }
+    }
+}
+
 fn main() {
-    bench_support::main(benches, &[interleaved]);
+    bench_support::main(benches, &[interleaved, blocking_pool]);
 }
