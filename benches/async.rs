@@ -165,21 +165,7 @@ impl Fixture {
     fn batch(&self, variant: Variant, set: bool, tasks: usize, ops: usize) -> Duration {
         let started = Instant::now();
         match variant {
-            Variant::SyncThreads => std::thread::scope(|s| {
-                for _ in 0..tasks {
-                    s.spawn(|| {
-                        let cache = self.app.cache();
-                        let value = value();
-                        for _ in 0..ops {
-                            if set {
-                                cache.set(KEY, &value).expect("set");
-                            } else {
-                                black_box(cache.get::<String>(KEY).expect("get"));
-                            }
-                        }
-                    });
-                }
-            }),
+            Variant::SyncThreads => sync_threads(self.app.cache(), set, tasks, ops),
             _ => self.runtime.block_on(async {
                 let mut joins = tokio::task::JoinSet::new();
                 let shared = Arc::new((self.wire.clone(), self.encoded.clone(), value()));
@@ -226,6 +212,24 @@ impl Fixture {
         }
         started.elapsed()
     }
+}
+
+/// `threads` OS threads doing `ops` calls each on the blocking `cache`.
+fn sync_threads(cache: &cement::cache::Cache, set: bool, threads: usize, ops: usize) {
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let value = value();
+                for _ in 0..ops {
+                    if set {
+                        cache.set(KEY, &value).expect("set");
+                    } else {
+                        black_box(cache.get::<String>(KEY).expect("get"));
+                    }
+                }
+            });
+        }
+    });
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -466,20 +470,7 @@ fn blocking_pool() {
                 let ops = if callers == 1 { 400 } else { 50 };
                 let sync_batch = || {
                     let started = Instant::now();
-                    std::thread::scope(|s| {
-                        for _ in 0..callers {
-                            s.spawn(|| {
-                                let value = value();
-                                for _ in 0..ops {
-                                    if set {
-                                        cache.set(KEY, &value).expect("set");
-                                    } else {
-                                        black_box(cache.get::<String>(KEY).expect("get"));
-                                    }
-                                }
-                            });
-                        }
-                    });
+                    sync_threads(cache, set, callers, ops);
                     started.elapsed()
                 };
                 let async_batch = || {
