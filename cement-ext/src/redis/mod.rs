@@ -686,8 +686,10 @@ pub(crate) fn glob_escape(prefix: &str) -> String {
 }
 
 fn set_cmd(key: &str, value: &[u8], ttl: Option<Duration>) -> redis::Cmd {
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(key).arg(value);
+    // Allocated once at its size (with room for `PX ms` and `NX`) rather than grown argument
+    // by argument: the value can be large.
+    let mut cmd = redis::Cmd::with_capacity(6, 3 + key.len() + value.len() + 24);
+    cmd.arg("SET").arg(key).arg(value);
     if let Some(ttl) = ttl {
         cmd.arg("PX").arg(ttl_millis(ttl));
     }

@@ -33,7 +33,7 @@ use tracing::Instrument;
 
 use super::engine::{nonzero, Engine};
 use super::stats::Op;
-use super::{AsyncCacheHandler, BoxFuture, CacheHandler};
+use super::{AsyncCacheHandler, BoxFuture, CacheHandler, KeyRules};
 use crate::{Error, Result};
 
 /// The engine, and the permits of its calls on the blocking pool.
@@ -103,7 +103,7 @@ impl AsyncEngine {
         engine.admit(op)?;
         // An async client's I/O needs the runtime's reactor: refuse rather than let the
         // client panic when the future is polled elsewhere.
-        if tokio::runtime::Handle::try_current().is_err() {
+        if !in_runtime() {
             engine.stats.error(op);
             return Err(outside_runtime());
         }
@@ -119,7 +119,7 @@ impl AsyncEngine {
             return engine.get(key);
         }
         async {
-            let wire = engine.wire_key(key)?.into_owned();
+            let wire = self.wire(key)?;
             let outcome = match native {
                 Some(h) => self.native_call(Op::Get, h.get(&wire)).await,
                 None => self.call(Op::Get, move |h| h.get(&wire)).await,
@@ -138,7 +138,7 @@ impl AsyncEngine {
             return engine.exists(key);
         }
         async {
-            let wire = engine.wire_key(key)?.into_owned();
+            let wire = self.wire(key)?;
             let outcome = match native {
                 Some(h) => self.native_call(Op::Exists, h.exists(&wire)).await,
                 None => self.call(Op::Exists, move |h| h.exists(&wire)).await,
@@ -203,10 +203,16 @@ impl AsyncEngine {
         }
     }
 
+    /// `key`'s wire key, owned (a call's future holds it across its `.await`): in the future
+    /// itself when it is sent as it is and short, else on the heap.
+    fn wire(&self, key: &str) -> Result<Wire> {
+        Wire::new(&self.engine.rules, &self.engine.prefix, key)
+    }
+
     /// The wire key of `key` and `value` encoded (counted as written), owned, for a call that
     /// leaves the task.
-    fn encode<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<(String, Vec<u8>)> {
-        let wire = self.engine.wire_key(key)?.into_owned();
+    fn encode<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<(Wire, Vec<u8>)> {
+        let wire = self.wire(key)?;
         let bytes = self.engine.encode(key, value)?;
         self.engine.stats.written(bytes.len());
         Ok((wire, bytes))
@@ -227,7 +233,7 @@ impl AsyncEngine {
         let span = engine.span_of(op, key);
         let wire = span.in_scope(|| {
             engine.require(engine.capabilities.counters, op.name())?;
-            engine.wire_key(key).map(|wire| wire.into_owned())
+            self.wire(key)
         })?;
         let ttl = engine.default_ttl;
         match native {
@@ -255,7 +261,7 @@ impl AsyncEngine {
         async {
             engine.require(engine.capabilities.touch, "touch")?;
             let ttl = ttl.map(nonzero).transpose()?;
-            let wire = engine.wire_key(key)?.into_owned();
+            let wire = self.wire(key)?;
             let outcome = match native {
                 Some(h) => self.native_call(Op::Touch, h.touch(&wire, ttl)).await,
                 None => self.call(Op::Touch, move |h| h.touch(&wire, ttl)).await,
@@ -273,7 +279,7 @@ impl AsyncEngine {
             return engine.delete(key);
         }
         async {
-            let wire = engine.wire_key(key)?.into_owned();
+            let wire = self.wire(key)?;
             let outcome = match native {
                 Some(h) => self.native_call(Op::Delete, h.delete(&wire)).await,
                 None => self.call(Op::Delete, move |h| h.delete(&wire)).await,
@@ -416,6 +422,45 @@ impl AsyncEngine {
     }
 }
 
+/// How long a wire key [`Wire`] holds inline.
+const INLINE: usize = 64;
+
+/// An owned wire key: inline (a prefix and a key copied side by side, [`INLINE`] bytes at
+/// most) or on the heap. Spares the allocation of a `String` in most calls.
+enum Wire {
+    Inline([u8; INLINE], u8),
+    Heap(String),
+}
+
+impl Wire {
+    /// `rules.wire_key(prefix, key)`, owned.
+    fn new(rules: &KeyRules, prefix: &str, key: &str) -> Result<Wire> {
+        let len = prefix.len() + key.len();
+        if len <= INLINE && rules.passes(prefix, key) {
+            let mut bytes = [0; INLINE];
+            bytes[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            bytes[prefix.len()..len].copy_from_slice(key.as_bytes());
+            // `len <= INLINE`, which fits a u8.
+            return Ok(Wire::Inline(bytes, len as u8));
+        }
+        Ok(Wire::Heap(rules.wire_key(prefix, key)?.into_owned()))
+    }
+}
+
+impl std::ops::Deref for Wire {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            // Two `str`s side by side are UTF-8, so this never falls back to "".
+            Wire::Inline(bytes, len) => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Wire::Heap(wire) => wire,
+        }
+    }
+}
+
 /// The entries of a batch write, as the handlers take them.
 fn pairs_of<'a>(wires: &[&'a str], values: &'a [Vec<u8>]) -> Vec<(&'a str, &'a [u8])> {
     wires
@@ -429,8 +474,48 @@ fn first<'k>(keys: &[&'k str]) -> &'k str {
     keys.first().copied().unwrap_or_default()
 }
 
+/// Whether the caller runs inside a tokio runtime. A task's id is set only while its runtime
+/// polls it (and that runtime is entered): a thread-local read, where asking for the handle
+/// clones the runtime's `Arc` (two atomic operations on a line all workers share, per call).
+fn in_runtime() -> bool {
+    tokio::task::try_id().is_some() || tokio::runtime::Handle::try_current().is_ok()
+}
+
 fn outside_runtime() -> Error {
     Error::InvalidArgument(
         "the async cache was called outside a tokio runtime; call it from a task (`#[tokio::main]`, `Runtime::block_on`) or use the blocking `app.cache()`".into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_owned_wire_key_is_the_wire_key_inline_or_not() {
+        let long = "k".repeat(INLINE);
+        for rules in [KeyRules::ANY, KeyRules::MEMCACHED] {
+            for (prefix, key) in [
+                ("p:", "user:1"),
+                ("", ""),
+                ("p:", "ünï cödé"),
+                ("p:", "with space"),
+                ("p:", "#~marker"),
+                ("p:", long.as_str()),
+                ("", &long[..INLINE]),
+            ] {
+                let wire = Wire::new(&rules, prefix, key).unwrap();
+                let expected = rules.wire_key(prefix, key).unwrap();
+                assert_eq!(&*wire, &*expected, "{rules:?} {prefix:?} {key:?}");
+            }
+        }
+        assert!(matches!(
+            Wire::new(&KeyRules::ANY, "p:", "user:1").unwrap(),
+            Wire::Inline(..)
+        ));
+        assert!(matches!(
+            Wire::new(&KeyRules::ANY, "p:", &long).unwrap(),
+            Wire::Heap(_)
+        ));
+    }
 }

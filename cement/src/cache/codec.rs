@@ -116,7 +116,9 @@ pub(crate) fn encode_with<V: Serialize + ?Sized>(
     key: &str,
     value: &V,
 ) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(64);
+    // Room for the header and a small value (a short string, a small struct) in the first
+    // allocation: at 64 a 64-byte string's envelope grew into a second one.
+    let mut out = Vec::with_capacity(128);
     out.extend_from_slice(&[MAGIC, VERSION, format.codec.id()]);
     let failed = match format.codec {
         Codec::Json => {

@@ -72,7 +72,11 @@ impl KeyRules {
             return Ok(if prefix.is_empty() {
                 Cow::Borrowed(key)
             } else {
-                Cow::Owned(format!("{prefix}{key}"))
+                // At its size in one allocation (`format!` would grow it twice).
+                let mut wire = String::with_capacity(prefix.len() + key.len());
+                wire.push_str(prefix);
+                wire.push_str(key);
+                Cow::Owned(wire)
             });
         }
         self.mapped(prefix, key).map(Cow::Owned)
@@ -81,7 +85,7 @@ impl KeyRules {
     /// Whether `prefix + key` is sent as it is (no mapping needed). Under restrictive rules, a
     /// key that could be mistaken for a mapped one (or is empty, which such backends refuse) is
     /// mapped too: that keeps the mapping injective.
-    fn passes(&self, prefix: &str, key: &str) -> bool {
+    pub(crate) fn passes(&self, prefix: &str, key: &str) -> bool {
         let full_len = prefix.len() + key.len();
         let fits = self.max_len.is_none_or(|max| full_len <= max);
         let clean = !self.graphic_only || (is_graphic(prefix) && is_graphic(key));

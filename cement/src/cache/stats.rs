@@ -1,7 +1,7 @@
 //! Counters of a cache's activity: [`Cache::stats`](crate::cache::Cache::stats).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Declares [`Op`] and [`OPS`] from one list, so that a variant's discriminant is always the
 /// index of its name.
@@ -42,9 +42,22 @@ impl Op {
     }
 }
 
-/// Live counters, updated with relaxed atomics.
+/// Live counters, updated with relaxed atomics, in a few shards so that threads counting at
+/// once (the async face's runtime workers, the sync face's callers) do not all fight over the
+/// same cache line; a snapshot adds the shards up.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    shards: [Shard; SHARDS],
+}
+
+/// How many [`Shard`]s a cache's counters are spread over.
+const SHARDS: usize = 8;
+
+/// One thread's share of the counters (threads past [`SHARDS`] share), on cache lines of its
+/// own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard {
     calls: [AtomicU64; OPS.len()],
     errors: [AtomicU64; OPS.len()],
     hits: AtomicU64,
@@ -57,30 +70,48 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// The calling thread's shard.
+    fn shard(&self) -> &Shard {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static INDEX: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+        }
+        &self.shards[INDEX.with(|i| *i)]
+    }
+
     pub(crate) fn call(&self, op: Op) {
-        self.calls[op as usize].fetch_add(1, Relaxed);
+        self.shard().calls[op as usize].fetch_add(1, Relaxed);
     }
     pub(crate) fn error(&self, op: Op) {
-        self.errors[op as usize].fetch_add(1, Relaxed);
+        self.shard().errors[op as usize].fetch_add(1, Relaxed);
     }
     pub(crate) fn hit(&self, bytes: usize) {
-        self.hits.fetch_add(1, Relaxed);
-        self.bytes_read.fetch_add(bytes as u64, Relaxed);
+        let shard = self.shard();
+        shard.hits.fetch_add(1, Relaxed);
+        shard.bytes_read.fetch_add(bytes as u64, Relaxed);
     }
     pub(crate) fn miss(&self) {
-        self.misses.fetch_add(1, Relaxed);
+        self.shard().misses.fetch_add(1, Relaxed);
     }
     pub(crate) fn decode_error(&self) {
-        self.decode_errors.fetch_add(1, Relaxed);
+        self.shard().decode_errors.fetch_add(1, Relaxed);
     }
     pub(crate) fn written(&self, bytes: usize) {
-        self.bytes_written.fetch_add(bytes as u64, Relaxed);
+        self.shard().bytes_written.fetch_add(bytes as u64, Relaxed);
     }
     pub(crate) fn breaker_rejection(&self) {
-        self.breaker_rejections.fetch_add(1, Relaxed);
+        self.shard().breaker_rejections.fetch_add(1, Relaxed);
     }
     pub(crate) fn absorbed(&self) {
-        self.errors_absorbed.fetch_add(1, Relaxed);
+        self.shard().errors_absorbed.fetch_add(1, Relaxed);
+    }
+
+    /// The sum over the shards of `field`.
+    fn sum(&self, field: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| field(shard).load(Relaxed))
+            .fold(0, u64::wrapping_add)
     }
 
     pub(crate) fn snapshot(&self) -> CacheStats {
@@ -91,20 +122,20 @@ impl Counters {
                 (
                     *name,
                     OpStats {
-                        calls: self.calls[i].load(Relaxed),
-                        errors: self.errors[i].load(Relaxed),
+                        calls: self.sum(|s| &s.calls[i]),
+                        errors: self.sum(|s| &s.errors[i]),
                     },
                 )
             })
             .collect();
         CacheStats {
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            decode_errors: self.decode_errors.load(Relaxed),
-            bytes_read: self.bytes_read.load(Relaxed),
-            bytes_written: self.bytes_written.load(Relaxed),
-            breaker_rejections: self.breaker_rejections.load(Relaxed),
-            errors_absorbed: self.errors_absorbed.load(Relaxed),
+            hits: self.sum(|s| &s.hits),
+            misses: self.sum(|s| &s.misses),
+            decode_errors: self.sum(|s| &s.decode_errors),
+            bytes_read: self.sum(|s| &s.bytes_read),
+            bytes_written: self.sum(|s| &s.bytes_written),
+            breaker_rejections: self.sum(|s| &s.breaker_rejections),
+            errors_absorbed: self.sum(|s| &s.errors_absorbed),
             ops,
         }
     }
@@ -166,5 +197,36 @@ impl CacheStats {
     pub fn hit_ratio(&self) -> Option<f64> {
         let reads = self.hits + self.misses;
         (reads > 0).then(|| self.hits as f64 / reads as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_adds_up_the_counts_of_every_thread() {
+        let counters = Counters::default();
+        // More threads than shards, so that some share one.
+        std::thread::scope(|s| {
+            for _ in 0..(SHARDS * 2 + 3) {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        counters.call(Op::Get);
+                        counters.hit(10);
+                    }
+                    counters.error(Op::Set);
+                    counters.written(7);
+                });
+            }
+        });
+        let threads = (SHARDS * 2 + 3) as u64;
+        let stats = counters.snapshot();
+        assert_eq!(stats.ops["get"].calls, threads * 1000);
+        assert_eq!(stats.hits, threads * 1000);
+        assert_eq!(stats.bytes_read, threads * 10_000);
+        assert_eq!(stats.ops["set"].errors, threads);
+        assert_eq!(stats.bytes_written, threads * 7);
+        assert_eq!(stats.misses, 0);
     }
 }
