@@ -193,6 +193,146 @@ fn get_set(c: &mut Criterion) {
 const ROUNDS: usize = 300;
 const BATCH: usize = 1000;
 
+/// A `quick_cache` entry as a memory handler on it would hold one: the bytes and the deadline
+/// (quick_cache has no expiry of its own, so a read checks it).
+#[derive(Clone)]
+struct QuickEntry {
+    value: Arc<[u8]>,
+    expires: Option<std::time::Instant>,
+}
+
+/// The memory handler's weigher on `quick_cache`: bytes of key and value, at least `floor`
+/// (so that `max_size` and `max_entries` both hold).
+#[derive(Clone)]
+struct QuickWeigher {
+    floor: u64,
+}
+
+impl quick_cache::Weighter<String, QuickEntry> for QuickWeigher {
+    fn weight(&self, key: &String, entry: &QuickEntry) -> u64 {
+        ((key.len() + entry.value.len()) as u64).max(self.floor)
+    }
+}
+
+/// "Beyond moka": the stores alone, with the wire keys and the stored bytes (no facade, no
+/// codec): moka as the memory handler builds it (per-entry expiry, weigher), moka with
+/// quick_cache's hasher (foldhash) to tell the hash function from the rest, and quick_cache
+/// with the deadline checked on read and the same weigher, holding the same entries.
+fn stores() {
+    type Moka<S> = moka::sync::Cache<String, Arc<[u8]>, S>;
+    let f = Fixture::new();
+    let handler = f.app.cache().handler();
+    let bytes: Arc<[u8]> = json(&f.value);
+    let enveloped: Vec<u8> = {
+        let mut v = vec![0xCE, 1, 1];
+        v.extend_from_slice(&bytes);
+        v
+    };
+    let moka_fold: Moka<quick_cache::DefaultHashBuilder> = moka::sync::Cache::builder()
+        .max_capacity(10_000)
+        .build_with_hasher(quick_cache::DefaultHashBuilder::default());
+    let max_size: u64 = 64 << 20;
+    let quick: quick_cache::sync::Cache<String, QuickEntry, QuickWeigher> =
+        quick_cache::sync::Cache::with_weighter(
+            10_000,
+            max_size,
+            QuickWeigher {
+                floor: max_size / 10_000,
+            },
+        );
+    for key in &f.raw_keys {
+        moka_fold.insert(key.clone(), Arc::clone(&bytes));
+        quick.insert(
+            key.clone(),
+            QuickEntry {
+                value: Arc::clone(&bytes),
+                expires: None,
+            },
+        );
+    }
+    let keys = &f.raw_keys;
+    let next = || {
+        let mut i = 0;
+        move || {
+            i = (i + 1) % KEYS;
+            i
+        }
+    };
+    let quick_get = |key: &str| {
+        quick.get(key).and_then(|entry| match entry.expires {
+            Some(at) if at <= std::time::Instant::now() => None,
+            _ => Some(entry.value),
+        })
+    };
+    let (mut a, mut b, mut c, mut d) = (next(), next(), next(), next());
+    bench_support::interleave(
+        "get",
+        ROUNDS,
+        BATCH,
+        &mut [
+            (
+                "quick_cache",
+                Box::new(|| {
+                    black_box(quick_get(&keys[a()]));
+                }),
+            ),
+            (
+                "raw_moka_bytes",
+                Box::new(|| {
+                    black_box(f.raw_bytes.get(&keys[b()]));
+                }),
+            ),
+            (
+                "moka_foldhash",
+                Box::new(|| {
+                    black_box(moka_fold.get(&keys[c()]));
+                }),
+            ),
+            (
+                "memory_handler",
+                Box::new(|| {
+                    black_box(handler.get_with(&keys[d()], &mut |b| {
+                        black_box(b);
+                    }))
+                    .expect("get");
+                }),
+            ),
+        ],
+    );
+    let (mut a, mut b, mut c, mut d) = (next(), next(), next(), next());
+    bench_support::interleave(
+        "set",
+        ROUNDS,
+        BATCH,
+        &mut [
+            (
+                "quick_cache",
+                Box::new(|| {
+                    quick.insert(
+                        keys[a()].clone(),
+                        QuickEntry {
+                            value: Arc::from(&enveloped[..]),
+                            expires: None,
+                        },
+                    )
+                }),
+            ),
+            (
+                "raw_moka_bytes",
+                Box::new(|| f.raw_bytes.insert(keys[b()].clone(), Arc::from(&enveloped[..]))),
+            ),
+            (
+                "moka_foldhash",
+                Box::new(|| moka_fold.insert(keys[c()].clone(), Arc::from(&enveloped[..]))),
+            ),
+            (
+                "memory_handler",
+                Box::new(|| handler.set(&keys[d()], &enveloped, None).expect("set")),
+            ),
+        ],
+    );
+}
+
 /// The decisive comparison: every variant interleaved with the others.
 fn interleaved() {
     let f = Fixture::new();
@@ -202,6 +342,11 @@ fn interleaved() {
     );
     bench_support::interleave("get", ROUNDS, BATCH, &mut f.gets());
     bench_support::interleave("set", ROUNDS, BATCH, &mut f.sets());
+    println!(
+        "\nmemory/stores, interleaved: the stores alone (bytes, wire keys); in brackets \
+         quick_cache's ops/s ÷ that store's"
+    );
+    stores();
 }
 
 criterion_group! {
