@@ -29,9 +29,11 @@ pub type Call<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
 /// `rounds` rounds of `batch` calls of each variant, in an order that rotates every round
 /// (after one untimed warm-up batch each). Prints, per variant, the median time per call and
-/// the median over the rounds of the per-round ratio *first variant's ops/s ÷ this variant's
-/// ops/s* (so `0.93×` on a raw variant's line: the first variant does 93 % of its work rate).
-/// Returns those ratios, by variant (the first is 1).
+/// the median over the rounds of the per-round ratio *this variant's time ÷ the first
+/// variant's*, which is also *the first variant's ops/s ÷ this one's* (so `0.93×` on a raw
+/// variant's line: the first variant does 93 % of its work rate; `1.04×` on a line against a
+/// hand-written first variant: it takes 1.04 times as long). Returns those ratios, by variant
+/// (the first is 1).
 pub fn interleave(title: &str, rounds: usize, batch: usize, variants: &mut [Call<'_>]) -> Vec<f64> {
     use std::time::Instant;
     for (_, call) in variants.iter_mut() {
