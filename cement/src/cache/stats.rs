@@ -1,7 +1,8 @@
 //! Counters of a cache's activity: [`Cache::stats`](crate::cache::Cache::stats).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
 
 /// Declares [`Op`] and [`OPS`] from one list, so that a variant's discriminant is always the
 /// index of its name.
@@ -42,9 +43,28 @@ impl Op {
     }
 }
 
-/// Live counters, updated with relaxed atomics.
-#[derive(Debug, Default)]
+/// Live counters: one [`Shard`] per thread (up to [`SHARDS`] threads at once), summed by
+/// [`snapshot`](Counters::snapshot).
+///
+/// A thread owns its shard alone (see [`slot`]), so it counts with a plain load and store —
+/// no atomic read-modify-write, which would cost a locked instruction (and drain the store
+/// buffer) several times per cache call, and would make every thread's calls fight over one
+/// cache line. Threads past the first `SHARDS - 1` alive share the last shard and count in it
+/// with `fetch_add`. Either way no count is lost; a snapshot taken while calls run sees each
+/// counter at some recent value.
+#[derive(Debug)]
 pub(crate) struct Counters {
+    shards: Box<[Shard; SHARDS]>,
+}
+
+/// How many shards a cache's counters have: the last is shared.
+const SHARDS: usize = 32;
+const SHARED: usize = SHARDS - 1;
+
+/// One thread's counts (its own cache lines).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard {
     calls: [AtomicU64; OPS.len()],
     errors: [AtomicU64; OPS.len()],
     hits: AtomicU64,
@@ -56,31 +76,115 @@ pub(crate) struct Counters {
     errors_absorbed: AtomicU64,
 }
 
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            shards: Box::new(std::array::from_fn(|_| Shard::default())),
+        }
+    }
+}
+
+/// This thread's shard: its own (`Some`), or `None` for the shared one.
+fn slot() -> Option<usize> {
+    SLOT.try_with(|slot| slot.0).ok().flatten()
+}
+
+thread_local! {
+    static SLOT: Slot = Slot::take();
+}
+
+/// The shards no live thread owns, for threads to come.
+static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// The next shard never owned yet.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's ownership of a shard index (in every cache's counters), given back when the
+/// thread ends. The mutex orders the last counts of a thread before the next owner's.
+struct Slot(Option<usize>);
+
+impl Slot {
+    fn take() -> Slot {
+        let mut free = FREE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = free.pop() {
+            return Slot(Some(index));
+        }
+        let fresh = NEXT
+            .fetch_update(Relaxed, Relaxed, |n| (n < SHARED).then_some(n + 1))
+            .ok();
+        Slot(fresh)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // From here on this thread's counts go to the shared shard (`slot` finds no `SLOT`).
+        if let Some(index) = self.0 {
+            FREE.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(index);
+        }
+    }
+}
+
 impl Counters {
+    /// Adds `n` to the counter that `field` picks, in this thread's shard.
+    #[inline]
+    fn add(&self, n: u64, field: impl Fn(&Shard) -> &AtomicU64) {
+        match slot() {
+            Some(index) => {
+                // This thread is the only writer of its shard.
+                let counter = field(&self.shards[index]);
+                counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+            }
+            None => {
+                field(&self.shards[SHARED]).fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    /// The sum of one counter over the shards.
+    fn sum(&self, field: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| field(shard).load(Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
     pub(crate) fn call(&self, op: Op) {
-        self.calls[op as usize].fetch_add(1, Relaxed);
+        self.add(1, |s| &s.calls[op as usize]);
     }
     pub(crate) fn error(&self, op: Op) {
-        self.errors[op as usize].fetch_add(1, Relaxed);
+        self.add(1, |s| &s.errors[op as usize]);
     }
     pub(crate) fn hit(&self, bytes: usize) {
-        self.hits.fetch_add(1, Relaxed);
-        self.bytes_read.fetch_add(bytes as u64, Relaxed);
+        if let Some(index) = slot() {
+            // One shard lookup for both counters of a hit.
+            let shard = &self.shards[index];
+            shard
+                .hits
+                .store(shard.hits.load(Relaxed).wrapping_add(1), Relaxed);
+            let read = shard.bytes_read.load(Relaxed).wrapping_add(bytes as u64);
+            shard.bytes_read.store(read, Relaxed);
+        } else {
+            let shard = &self.shards[SHARED];
+            shard.hits.fetch_add(1, Relaxed);
+            shard.bytes_read.fetch_add(bytes as u64, Relaxed);
+        }
     }
     pub(crate) fn miss(&self) {
-        self.misses.fetch_add(1, Relaxed);
+        self.add(1, |s| &s.misses);
     }
     pub(crate) fn decode_error(&self) {
-        self.decode_errors.fetch_add(1, Relaxed);
+        self.add(1, |s| &s.decode_errors);
     }
     pub(crate) fn written(&self, bytes: usize) {
-        self.bytes_written.fetch_add(bytes as u64, Relaxed);
+        self.add(bytes as u64, |s| &s.bytes_written);
     }
     pub(crate) fn breaker_rejection(&self) {
-        self.breaker_rejections.fetch_add(1, Relaxed);
+        self.add(1, |s| &s.breaker_rejections);
     }
     pub(crate) fn absorbed(&self) {
-        self.errors_absorbed.fetch_add(1, Relaxed);
+        self.add(1, |s| &s.errors_absorbed);
     }
 
     pub(crate) fn snapshot(&self) -> CacheStats {
@@ -91,20 +195,20 @@ impl Counters {
                 (
                     *name,
                     OpStats {
-                        calls: self.calls[i].load(Relaxed),
-                        errors: self.errors[i].load(Relaxed),
+                        calls: self.sum(|s| &s.calls[i]),
+                        errors: self.sum(|s| &s.errors[i]),
                     },
                 )
             })
             .collect();
         CacheStats {
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            decode_errors: self.decode_errors.load(Relaxed),
-            bytes_read: self.bytes_read.load(Relaxed),
-            bytes_written: self.bytes_written.load(Relaxed),
-            breaker_rejections: self.breaker_rejections.load(Relaxed),
-            errors_absorbed: self.errors_absorbed.load(Relaxed),
+            hits: self.sum(|s| &s.hits),
+            misses: self.sum(|s| &s.misses),
+            decode_errors: self.sum(|s| &s.decode_errors),
+            bytes_read: self.sum(|s| &s.bytes_read),
+            bytes_written: self.sum(|s| &s.bytes_written),
+            breaker_rejections: self.sum(|s| &s.breaker_rejections),
+            errors_absorbed: self.sum(|s| &s.errors_absorbed),
             ops,
         }
     }
@@ -166,5 +270,43 @@ impl CacheStats {
     pub fn hit_ratio(&self) -> Option<f64> {
         let reads = self.hits + self.misses;
         (reads > 0).then(|| self.hits as f64 / reads as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        // More threads than shards, several rounds of them (so shards are given back and taken
+        // again): every count lands, in an owned shard or the shared one.
+        let counters = Arc::new(Counters::default());
+        for _ in 0..3 {
+            let threads: Vec<_> = (0..SHARDS + 8)
+                .map(|_| {
+                    let counters = Arc::clone(&counters);
+                    std::thread::spawn(move || {
+                        for _ in 0..1000 {
+                            counters.call(Op::Get);
+                            counters.hit(3);
+                            counters.written(2);
+                        }
+                        counters.error(Op::Set);
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
+        let stats = counters.snapshot();
+        let n = 3 * (SHARDS as u64 + 8);
+        assert_eq!(stats.ops["get"].calls, n * 1000);
+        assert_eq!(stats.ops["set"].errors, n);
+        assert_eq!((stats.hits, stats.bytes_read), (n * 1000, n * 3000));
+        assert_eq!(stats.bytes_written, n * 2000);
+        assert_eq!(stats.total_errors(), n);
     }
 }
