@@ -319,7 +319,10 @@ fn stores() {
             ),
             (
                 "raw_moka_bytes",
-                Box::new(|| f.raw_bytes.insert(keys[b()].clone(), Arc::from(&enveloped[..]))),
+                Box::new(|| {
+                    f.raw_bytes
+                        .insert(keys[b()].clone(), Arc::from(&enveloped[..]))
+                }),
             ),
             (
                 "moka_foldhash",

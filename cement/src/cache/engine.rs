@@ -168,8 +168,11 @@ impl Engine {
         Ok(batch)
     }
 
-    fn span(&self, op: Op, key: &str) -> tracing::span::EnteredSpan {
-        self.span_of(op, key).entered()
+    /// The entered `cache` span of a call; `None` (nothing built, entered or exited) when no
+    /// subscriber takes `DEBUG`, which is what `debug_span!` checks first too.
+    fn span(&self, op: Op, key: &str) -> Option<tracing::span::EnteredSpan> {
+        (tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current())
+            .then(|| self.span_of(op, key).entered())
     }
 
     /// The `cache` span of a call, not entered (the async face instruments a future with it).
