@@ -61,17 +61,19 @@ pub(crate) struct Counters {
 const SHARDS: usize = 32;
 const SHARED: usize = SHARDS - 1;
 
-/// One thread's counts (its own cache lines).
+/// One thread's counts (its own cache lines). What a `get` or a `set` counts (its call, the
+/// hit or miss and the bytes) comes first, in one 64-byte line: `calls` starts with `get`,
+/// `get_many`, `exists`, `set`.
 #[derive(Debug, Default)]
-#[repr(align(128))]
+#[repr(C, align(128))]
 struct Shard {
-    calls: [AtomicU64; OPS.len()],
-    errors: [AtomicU64; OPS.len()],
     hits: AtomicU64,
     misses: AtomicU64,
-    decode_errors: AtomicU64,
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
+    calls: [AtomicU64; OPS.len()],
+    errors: [AtomicU64; OPS.len()],
+    decode_errors: AtomicU64,
     breaker_rejections: AtomicU64,
     errors_absorbed: AtomicU64,
 }
