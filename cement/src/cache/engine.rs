@@ -10,7 +10,7 @@
 //! counters, and moves only the handler call itself onto tokio's blocking pool.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -91,7 +91,7 @@ impl Engine {
 
     /// Runs `f` with `value` encoded as this cache writes values, counted as written. The
     /// bytes are written in a per-thread buffer kept from call to call, so that a `set` does
-    /// not allocate (and free) a buffer of its own; a fresh one when that buffer is in use (a
+    /// not allocate (and free) a buffer of its own; a fresh one while that buffer is in use (a
     /// handler calling back in). `f` is synchronous: the buffer is never held across an
     /// `.await`.
     fn with_encoded<V: Serialize + ?Sized, R>(
@@ -101,25 +101,24 @@ impl Engine {
         f: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
         thread_local! {
-            static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+            static ENCODED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
         }
-        let encoded = |out: &mut Vec<u8>| {
-            let start = codec::encode_into(self.format, key, value, out)?;
-            let bytes = &out[start..];
+        // Taken out of the thread's slot for the call (which leaves an empty `Vec` there for a
+        // nested call, or on a thread that is ending) and put back after.
+        let mut buffer = ENCODED.try_with(Cell::take).unwrap_or_default();
+        if buffer.capacity() == 0 {
+            buffer.reserve(codec::INITIAL_CAPACITY);
+        }
+        let outcome = codec::encode_into(self.format, key, value, &mut buffer).and_then(|start| {
+            let bytes = &buffer[start..];
             self.stats.written(bytes.len());
             f(bytes)
-        };
-        ENCODED.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buffer) => {
-                let outcome = encoded(&mut buffer);
-                // A value far larger than usual is not kept for the thread's lifetime.
-                if buffer.capacity() > KEPT_BUFFER {
-                    *buffer = Vec::new();
-                }
-                outcome
-            }
-            Err(_) => encoded(&mut Vec::with_capacity(codec::INITIAL_CAPACITY)),
-        })
+        });
+        // A value far larger than usual is not kept for the thread's lifetime.
+        if buffer.capacity() <= KEPT_BUFFER {
+            let _ = ENCODED.try_with(|cell| cell.set(buffer));
+        }
+        outcome
     }
 
     /// The codec this cache writes values with.
