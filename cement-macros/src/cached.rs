@@ -411,7 +411,7 @@ fn expand(
             let __cement_key = ::cement::cache::memo::KeyBuf::render(
                 ::cement::cache::memo::format_args!(#template)
             );
-            ::cement::cache::memo::run_readable::<::cement::cache::memo::#kind, _, _>(
+            ::cement::cache::memo::run::<::cement::cache::memo::#kind, _, _>(
                 ::cement::cache::memo::Source::memo_cache(#cache),
                 __CEMENT_FN,
                 __cement_key,

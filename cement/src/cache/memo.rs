@@ -259,29 +259,12 @@ fn settle<K: Kind<R>, R>(
 }
 
 /// A sync `#[cement::cached]` call: `body` runs at most once, on a miss (or uncached on a
-/// cache fault the section's policy raises).
+/// cache fault the section's policy raises). The key is a default key's `String`, or a
+/// readable key's [`KeyBuf`].
 pub fn run<K, R, F>(
     cache: &Cache,
     name: &str,
-    key: Result<String>,
-    ttl: Option<Duration>,
-    body: F,
-) -> R
-where
-    K: Kind<R>,
-    F: FnOnce() -> R,
-{
-    match key {
-        Ok(key) => run_keyed::<K, R, F>(cache, name, &key, ttl, body),
-        Err(error) => uncached(name, cache.engine.log_keys, &error, body),
-    }
-}
-
-/// [`run`] with a `key = "..."` template's key, rendered by [`KeyBuf::render`].
-pub fn run_readable<K, R, F>(
-    cache: &Cache,
-    name: &str,
-    key: Result<KeyBuf>,
+    key: Result<impl std::ops::Deref<Target = str>>,
     ttl: Option<Duration>,
     body: F,
 ) -> R
@@ -474,7 +457,7 @@ mod tests {
         let mut runs = 0;
         for _ in 0..2 {
             let out: std::result::Result<u8, String> =
-                run::<OkOnly, _, _>(&cache, "t", Ok("k".into()), None, || {
+                run::<OkOnly, _, _>(&cache, "t", Ok(String::from("k")), None, || {
                     runs += 1;
                     Err("no".to_string())
                 });
