@@ -23,3 +23,53 @@ pub fn main(groups: fn(), interleaved: &[fn()]) {
         }
     }
 }
+
+/// One variant of an interleaved comparison: its label and one call.
+pub type Call<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+/// `rounds` rounds of `batch` calls of each variant, in an order that rotates every round
+/// (after one untimed warm-up batch each). Prints, per variant, the median time per call and
+/// the median over the rounds of the per-round ratio *this variant's time ÷ the first
+/// variant's*, which is also *the first variant's ops/s ÷ this one's* (so `0.93×` on a raw
+/// variant's line: the first variant does 93 % of its work rate; `1.04×` on a line against a
+/// hand-written first variant: it takes 1.04 times as long). Returns those ratios, by variant
+/// (the first is 1).
+pub fn interleave(title: &str, rounds: usize, batch: usize, variants: &mut [Call<'_>]) -> Vec<f64> {
+    use std::time::Instant;
+    for (_, call) in variants.iter_mut() {
+        (0..batch).for_each(|_| call());
+    }
+    let n = variants.len();
+    let mut times = vec![Vec::with_capacity(rounds); n];
+    let mut ratios = vec![Vec::with_capacity(rounds); n];
+    let mut this = vec![0.0; n];
+    for round in 0..rounds {
+        for j in 0..n {
+            let i = (j + round) % n;
+            let started = Instant::now();
+            (0..batch).for_each(|_| (variants[i].1)());
+            this[i] = started.elapsed().as_secs_f64() * 1e9 / batch as f64;
+            times[i].push(this[i]);
+        }
+        for i in 0..n {
+            ratios[i].push(this[i] / this[0]);
+        }
+    }
+    let shares: Vec<f64> = ratios.iter_mut().map(|r| median(r)).collect();
+    let line: Vec<String> = variants
+        .iter()
+        .zip(times.iter_mut())
+        .zip(&shares)
+        .enumerate()
+        .map(|(i, (((label, _), t), share))| {
+            let t = median(t);
+            if i == 0 {
+                format!("{label} {t:.0} ns")
+            } else {
+                format!("{label} {t:.0} ns ({share:.2}×)")
+            }
+        })
+        .collect();
+    println!("  {title:<6} {}", line.join("   "));
+    shares
+}

@@ -238,8 +238,8 @@ pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     )
 }
 
-/// `key = "user:{id}"` as a `format!` call, each `{param}` a keyed parameter.
-/// With `version = N`, `#vN` is appended.
+/// `key = "user:{id}"` as the arguments of a `format_args!` / `format!` call (the format
+/// string first), each `{param}` a keyed parameter. With `version = N`, `#vN` is appended.
 fn template(
     cx: &Ctxt,
     lit: &LitStr,
@@ -320,9 +320,7 @@ fn template(
     }
     ok.then(|| {
         let format = LitStr::new(&format, lit.span());
-        quote!(::cement::cache::memo::readable(
-            ::cement::cache::memo::format!(#format #(, #args)*)
-        ))
+        quote!(#format #(, #args)*)
     })
 }
 
@@ -371,12 +369,9 @@ fn expand(
         None => quote!(::core::option::Option::None),
     };
     let fn_name = LitStr::new(&name.to_string(), name.span());
-    let key = match readable {
-        Some(readable) => readable,
-        None => {
-            let args = keyed.iter().map(|p| p.ident);
-            quote!(::cement::cache::memo::key(__CEMENT_FN, #version, &(#(&#args,)*)))
-        }
+    let digest_key = || {
+        let args = keyed.iter().map(|p| p.ident);
+        quote!(::cement::cache::memo::key(__CEMENT_FN, #version, &(#(&#args,)*)))
     };
     let keyable = if attrs.key.is_some() {
         Vec::new()
@@ -390,18 +385,32 @@ fn expand(
             .collect()
     };
     let storable = quote_spanned!(stored.span()=> ::cement::cache::memo::storable::<#stored>(););
-    let call = if sig.asyncness.is_some() {
-        quote! {
-            ::cement::cache::memo::run_async::<::cement::cache::memo::#kind, _, _, _>(
-                ::cement::cache::memo::AsyncSource::memo_cache(#cache),
-                __CEMENT_FN,
-                __cement_key,
-                #ttl,
-                move || #uncached(#(#forwarded),*),
-            ).await
+    // A sync fn with a readable key renders it into the thread's reused buffer (`KeyBuf`);
+    // the others build a `String` (an async fn's key lives across its `.await`s, on whichever
+    // thread resumes it).
+    let call = match (sig.asyncness.is_some(), readable) {
+        (true, readable) => {
+            let key = match readable {
+                Some(template) => quote!(::cement::cache::memo::readable(
+                    ::cement::cache::memo::format!(#template)
+                )),
+                None => digest_key(),
+            };
+            quote! {
+                ::cement::cache::memo::run_async::<::cement::cache::memo::#kind, _, _, _>(
+                    ::cement::cache::memo::AsyncSource::memo_cache(#cache),
+                    __CEMENT_FN,
+                    #key,
+                    #ttl,
+                    move || #uncached(#(#forwarded),*),
+                ).await
+            }
         }
-    } else {
-        quote! {
+        // The key is rendered (and the parameters' borrows end) before the body takes them.
+        (false, Some(template)) => quote! {
+            let __cement_key = ::cement::cache::memo::KeyBuf::render(
+                ::cement::cache::memo::format_args!(#template)
+            );
             ::cement::cache::memo::run::<::cement::cache::memo::#kind, _, _>(
                 ::cement::cache::memo::Source::memo_cache(#cache),
                 __CEMENT_FN,
@@ -409,6 +418,18 @@ fn expand(
                 #ttl,
                 move || #uncached(#(#forwarded),*),
             )
+        },
+        (false, None) => {
+            let key = digest_key();
+            quote! {
+                ::cement::cache::memo::run::<::cement::cache::memo::#kind, _, _>(
+                    ::cement::cache::memo::Source::memo_cache(#cache),
+                    __CEMENT_FN,
+                    #key,
+                    #ttl,
+                    move || #uncached(#(#forwarded),*),
+                )
+            }
         }
     };
     quote! {
@@ -418,7 +439,6 @@ fn expand(
             const __CEMENT_FN: &str = ::cement::cache::memo::concat!(::cement::cache::memo::module_path!(), "::", #fn_name);
             #(#keyable)*
             #storable
-            let __cement_key = #key;
             #call
         }
 

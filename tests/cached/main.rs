@@ -189,6 +189,71 @@ fn a_result_stores_ok_only() {
     assert_eq!(cache.get::<f64>("rate:EUR:USD").unwrap(), Some(1.0825));
 }
 
+static OUTER: AtomicUsize = AtomicUsize::new(0);
+static INNER: AtomicUsize = AtomicUsize::new(0);
+
+/// A readable key from an owned parameter, whose body calls another readable-key fn: the
+/// inner key is rendered while the outer one is held.
+#[cement::cached(key = "outer:{name}")]
+fn outer(cache: &Cache, name: String) -> String {
+    OUTER.fetch_add(1, Ordering::SeqCst);
+    format!("{}+{}", inner(cache, name.len()), name)
+}
+
+#[cement::cached(key = "inner:{len}")]
+fn inner(cache: &Cache, len: usize) -> usize {
+    INNER.fetch_add(1, Ordering::SeqCst);
+    len * 10
+}
+
+#[test]
+fn a_readable_key_is_rendered_per_call_even_when_calls_nest() {
+    let cache = memory("nest:");
+    for _ in 0..3 {
+        assert_eq!(outer(&cache, "abc".to_string()), "30+abc");
+        assert_eq!(outer(&cache, "de".to_string()), "20+de");
+    }
+    assert_eq!(OUTER.load(Ordering::SeqCst), 2);
+    assert_eq!(INNER.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        cache.get::<String>("outer:abc").unwrap().as_deref(),
+        Some("30+abc")
+    );
+    assert_eq!(cache.get::<usize>("inner:3").unwrap(), Some(30));
+    // A long key, then a short one: the reused buffer holds only the current key.
+    let long = "x".repeat(300);
+    assert_eq!(outer(&cache, long.clone()), format!("3000+{long}"));
+    assert_eq!(outer(&cache, "de".to_string()), "20+de");
+    assert_eq!(OUTER.load(Ordering::SeqCst), 3);
+}
+
+static BROKEN_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A parameter whose `Display` fails.
+struct Broken;
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
+}
+
+#[cement::cached(key = "broken:{part}")]
+fn broken_key(cache: &Cache, part: Broken) -> u8 {
+    let _ = part;
+    BROKEN_RUNS.fetch_add(1, Ordering::SeqCst);
+    7
+}
+
+#[test]
+fn a_key_whose_display_fails_runs_the_body_uncached() {
+    let cache = memory("broken:");
+    assert_eq!(broken_key(&cache, Broken), 7);
+    assert_eq!(broken_key(&cache, Broken), 7);
+    assert_eq!(BROKEN_RUNS.load(Ordering::SeqCst), 2);
+    assert_eq!(cache.stats().ops["get_or_set_with"].calls, 0);
+}
+
 static LOOKED_UP: AtomicUsize = AtomicUsize::new(0);
 static LOOKED_UP_NEG: AtomicUsize = AtomicUsize::new(0);
 

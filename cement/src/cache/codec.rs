@@ -116,19 +116,39 @@ pub(crate) fn encode_with<V: Serialize + ?Sized>(
     key: &str,
     value: &V,
 ) -> Result<Vec<u8>> {
-    // Room for the header and a small value (a short string, a small struct) in the first
-    // allocation: at 64 a 64-byte string's envelope grew into a second one.
-    let mut out = Vec::with_capacity(128);
+    let mut out = Vec::with_capacity(INITIAL_CAPACITY);
+    let start = encode_into(format, key, value, &mut out)?;
+    if start > 0 {
+        out.drain(..start);
+    }
+    Ok(out)
+}
+
+/// Room for the envelope and a small value without growing the buffer (serde_json's own
+/// `to_vec` starts at 128 too).
+pub(crate) const INITIAL_CAPACITY: usize = 128;
+
+/// Encodes `value` in `format` into `out` (cleared first), in one pass: the header goes in
+/// first and the serializer writes the payload behind it, so a buffer kept from call to call
+/// serves every value without an allocation. The stored bytes are `out[start..]`, `start`
+/// returned (a JSON counter is stored without its header).
+pub(crate) fn encode_into<V: Serialize + ?Sized>(
+    format: Format,
+    key: &str,
+    value: &V,
+    out: &mut Vec<u8>,
+) -> Result<usize> {
+    out.clear();
     out.extend_from_slice(&[MAGIC, VERSION, format.codec.id()]);
     let failed = match format.codec {
         Codec::Json => {
-            guard::serialize_with(value, &mut serde_json::Serializer::new(&mut out), true)
+            guard::serialize_with(value, &mut serde_json::Serializer::new(&mut *out), true)
                 .err()
                 .map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
         }
         Codec::MsgPack => guard::serialize_with(
             value,
-            &mut rmp_serde::Serializer::new(&mut out).with_struct_map(),
+            &mut rmp_serde::Serializer::new(&mut *out).with_struct_map(),
             false,
         )
         .err()
@@ -147,13 +167,12 @@ pub(crate) fn encode_with<V: Serialize + ?Sized>(
     }
     let payload = &out[HEADER.len()..];
     match format.codec {
-        Codec::Json if is_counter(payload) => {
-            out.drain(..HEADER.len());
-            return Ok(out);
-        }
+        Codec::Json if is_counter(payload) => return Ok(HEADER.len()),
         Codec::MsgPack => {
             if let Some(n) = msgpack_counter(payload) {
-                return Ok(n.to_string().into_bytes());
+                out.clear();
+                out.extend_from_slice(n.to_string().as_bytes());
+                return Ok(0);
             }
         }
         Codec::Json => {}
@@ -161,24 +180,23 @@ pub(crate) fn encode_with<V: Serialize + ?Sized>(
     match format.compress_above {
         // The LZ4 block format declares its length in four bytes.
         Some(limit) if payload.len() > limit && u32::try_from(payload.len()).is_ok() => {
-            Ok(compress(format.codec, out))
+            if let Some(packed) = compress(format.codec, out) {
+                *out = packed;
+            }
+            Ok(0)
         }
-        _ => Ok(out),
+        _ => Ok(0),
     }
 }
 
-/// `out` (header and payload) with its payload LZ4-compressed, or `out` itself where
-/// compression would not make it smaller.
-fn compress(codec: Codec, out: Vec<u8>) -> Vec<u8> {
+/// `out` (header and payload) with its payload LZ4-compressed, or `None` where compression
+/// would not make it smaller.
+fn compress(codec: Codec, out: &[u8]) -> Option<Vec<u8>> {
     let payload = &out[HEADER.len()..];
     let mut packed = Vec::with_capacity(HEADER.len() + 4 + payload.len() / 2);
     packed.extend_from_slice(&[MAGIC, VERSION, codec.id() | COMPRESSED]);
     packed.extend_from_slice(&lz4_flex::block::compress_prepend_size(payload));
-    if packed.len() < out.len() {
-        packed
-    } else {
-        out
-    }
+    (packed.len() < out.len()).then_some(packed)
 }
 
 /// The value of a MessagePack payload that is one non-negative integer, in any integer form.

@@ -10,7 +10,7 @@
 //! counters, and moves only the handler call itself onto tokio's blocking pool.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -89,6 +89,38 @@ impl Engine {
         codec::encode_with(self.format, key, value)
     }
 
+    /// Runs `f` with `value` encoded as this cache writes values, counted as written. The
+    /// bytes are written in a per-thread buffer kept from call to call, so that a `set` does
+    /// not allocate (and free) a buffer of its own; a fresh one while that buffer is in use (a
+    /// handler calling back in). `f` is synchronous: the buffer is never held across an
+    /// `.await`.
+    fn with_encoded<V: Serialize + ?Sized, R>(
+        &self,
+        key: &str,
+        value: &V,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        thread_local! {
+            static ENCODED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        }
+        // Taken out of the thread's slot for the call (which leaves an empty `Vec` there for a
+        // nested call, or on a thread that is ending) and put back after.
+        let mut buffer = ENCODED.try_with(Cell::take).unwrap_or_default();
+        if buffer.capacity() == 0 {
+            buffer.reserve(codec::INITIAL_CAPACITY);
+        }
+        let outcome = codec::encode_into(self.format, key, value, &mut buffer).and_then(|start| {
+            let bytes = &buffer[start..];
+            self.stats.written(bytes.len());
+            f(bytes)
+        });
+        // A value far larger than usual is not kept for the thread's lifetime.
+        if buffer.capacity() <= KEPT_BUFFER {
+            let _ = ENCODED.try_with(|cell| cell.set(buffer));
+        }
+        outcome
+    }
+
     /// The codec this cache writes values with.
     pub(super) fn codec(&self) -> codec::Codec {
         self.format.codec
@@ -135,8 +167,11 @@ impl Engine {
         Ok(batch)
     }
 
-    fn span(&self, op: Op, key: &str) -> tracing::span::EnteredSpan {
-        self.span_of(op, key).entered()
+    /// The entered `cache` span of a call; `None` (nothing built, entered or exited) when no
+    /// subscriber takes `DEBUG`, which is what `debug_span!` checks first too.
+    fn span(&self, op: Op, key: &str) -> Option<tracing::span::EnteredSpan> {
+        (tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current())
+            .then(|| self.span_of(op, key).entered())
     }
 
     /// The `cache` span of a call, not entered (the async face instruments a future with it).
@@ -317,9 +352,16 @@ impl Engine {
         ttl: Option<Duration>,
     ) -> Result<()> {
         let _span = self.span(Op::Set, key);
-        let bytes = self.encode(key, value)?;
-        self.stats.written(bytes.len());
-        let outcome = self.with_wire(key, |wire| self.call(Op::Set, |h| h.set(wire, &bytes, ttl)));
+        // An unencodable value is the caller's mistake, never absorbed: it fails before the
+        // call (and before the wire key).
+        let mut called = false;
+        let outcome = self.with_encoded(key, value, |bytes| {
+            called = true;
+            self.with_wire(key, |wire| self.call(Op::Set, |h| h.set(wire, bytes, ttl)))
+        });
+        if !called {
+            return outcome;
+        }
         self.absorb(Op::Set, outcome, self.absorbs_write_errors(), || ())
     }
 
@@ -332,9 +374,9 @@ impl Engine {
         let _span = self.span(Op::Add, key);
         self.require(self.capabilities.add, "add")?;
         self.with_wire(key, |wire| {
-            let bytes = self.encode(key, value)?;
-            self.stats.written(bytes.len());
-            self.call(Op::Add, |h| h.add(wire, &bytes, ttl))
+            self.with_encoded(key, value, |bytes| {
+                self.call(Op::Add, |h| h.add(wire, bytes, ttl))
+            })
         })
     }
 
@@ -474,6 +516,9 @@ impl Engine {
         Ok(value)
     }
 }
+
+/// The largest encode buffer a thread keeps between calls (bytes of capacity).
+const KEPT_BUFFER: usize = 64 * 1024;
 
 /// Wire keys of a batch, stored end to end.
 #[derive(Default)]
@@ -668,6 +713,46 @@ mod tests {
             strict.get::<u64>("text"),
             Err(Error::Codec { .. })
         ));
+    }
+
+    #[test]
+    fn a_handler_that_calls_back_in_gets_its_own_buffers() {
+        // `set` hands the handler bytes from the per-thread encode buffer (and the wire key
+        // from the per-thread key buffer); a handler that sets through another cache on the
+        // same thread while holding them must get fresh buffers, not clobber these.
+        struct Mirror {
+            own: MemoryCacheHandler,
+            other: crate::cache::Cache,
+        }
+        impl CacheHandler for Mirror {
+            fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+                self.own.get(key)
+            }
+            fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+                let long = "a longer value than the outer one, to overwrite its bytes".repeat(3);
+                self.other.set(&format!("mirror-of-{key}"), &long)?;
+                self.own.set(key, value, ttl)
+            }
+            fn delete(&self, key: &str) -> Result<bool> {
+                self.own.delete(key)
+            }
+            fn purge(&self) -> Result<()> {
+                self.own.purge()
+            }
+        }
+        let other =
+            crate::cache::Cache::new("memory", Box::new(MemoryCacheHandler::new(10)), "o:", None);
+        let mirror = Mirror {
+            own: MemoryCacheHandler::new(10),
+            other: other.clone(),
+        };
+        let engine = engine("mirror", Box::new(mirror), |_, _| {});
+        engine.set("k", "short", None).unwrap();
+        assert_eq!(engine.get::<String>("k").unwrap().as_deref(), Some("short"));
+        assert!(other
+            .get::<String>("mirror-of-p:k")
+            .unwrap()
+            .is_some_and(|v| v.starts_with("a longer value")));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //!   policy raises is logged (`warn`) and the function runs uncached: the cache can make a call
 //!   slower, never make it fail or run twice.
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,7 +29,7 @@ use super::Cache;
 use crate::{Application, Error, Result};
 
 // The generated code names these through `::cement::cache::memo::…` only.
-pub use core::{concat, module_path};
+pub use core::{concat, format_args, module_path};
 pub use std::format;
 
 /// What a `#[cement::cached]` fn can take its blocking cache from: `&Application` or `&Cache`.
@@ -258,11 +259,12 @@ fn settle<K: Kind<R>, R>(
 }
 
 /// A sync `#[cement::cached]` call: `body` runs at most once, on a miss (or uncached on a
-/// cache fault the section's policy raises).
+/// cache fault the section's policy raises). The key is a default key's `String`, or a
+/// readable key's [`KeyBuf`].
 pub fn run<K, R, F>(
     cache: &Cache,
     name: &str,
-    key: Result<String>,
+    key: Result<impl std::ops::Deref<Target = str>>,
     ttl: Option<Duration>,
     body: F,
 ) -> R
@@ -270,13 +272,66 @@ where
     K: Kind<R>,
     F: FnOnce() -> R,
 {
-    let key = match key {
-        Ok(key) => key,
-        Err(error) => return uncached(name, cache.engine.log_keys, &error, body),
-    };
+    match key {
+        Ok(key) => run_keyed::<K, R, F>(cache, name, &key, ttl, body),
+        Err(error) => uncached(name, cache.engine.log_keys, &error, body),
+    }
+}
+
+thread_local! {
+    /// The buffer that readable keys are rendered into, between calls.
+    static KEY: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// The longest key buffer a thread keeps between calls (bytes of capacity).
+const MAX_KEPT_KEY: usize = 4096;
+
+/// A readable key, rendered into this thread's key buffer, which it holds until dropped: a
+/// hit allocates nothing for its key. A key rendered while the buffer is held (by a cached fn
+/// that the body calls) gets a buffer of its own.
+pub struct KeyBuf(String);
+
+impl KeyBuf {
+    /// Renders the generated `format_args!` of a `key = "..."` template.
+    pub fn render(key: fmt::Arguments<'_>) -> Result<KeyBuf> {
+        let mut buffer = KEY.try_with(Cell::take).unwrap_or_default();
+        buffer.clear();
+        match fmt::Write::write_fmt(&mut buffer, key) {
+            Ok(()) => Ok(KeyBuf(buffer)),
+            Err(_) => Err(Error::InvalidArgument(
+                "a key parameter's `Display` returned an error while the key template was written"
+                    .into(),
+            )),
+        }
+    }
+}
+
+impl std::ops::Deref for KeyBuf {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for KeyBuf {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.0);
+        if buffer.capacity() <= MAX_KEPT_KEY {
+            // A thread that is ending keeps nothing.
+            let _ = KEY.try_with(|cell| cell.set(buffer));
+        }
+    }
+}
+
+/// [`run`] on a ready key.
+fn run_keyed<K, R, F>(cache: &Cache, name: &str, key: &str, ttl: Option<Duration>, body: F) -> R
+where
+    K: Kind<R>,
+    F: FnOnce() -> R,
+{
     let mut kept: Option<Kept<R>> = None;
     let mut body = Some(body);
-    let answer = cache.get_or_set_with(&key, ttl, || match body.take() {
+    let answer = cache.get_or_set_with(key, ttl, || match body.take() {
         Some(body) => lend::<K, R>(&mut kept, body()),
         None => Err(Error::InvalidArgument(NOT_STORED.into())),
     });
@@ -402,7 +457,7 @@ mod tests {
         let mut runs = 0;
         for _ in 0..2 {
             let out: std::result::Result<u8, String> =
-                run::<OkOnly, _, _>(&cache, "t", Ok("k".into()), None, || {
+                run::<OkOnly, _, _>(&cache, "t", Ok(String::from("k")), None, || {
                     runs += 1;
                     Err("no".to_string())
                 });

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
 
 /// Declares [`Op`] and [`OPS`] from one list, so that a variant's discriminant is always the
 /// index of its name.
@@ -42,76 +43,150 @@ impl Op {
     }
 }
 
-/// Live counters, updated with relaxed atomics, in a few shards so that threads counting at
-/// once (the async face's runtime workers, the sync face's callers) do not all fight over the
-/// same cache line; a snapshot adds the shards up.
-#[derive(Debug, Default)]
+/// Live counters: one [`Shard`] per thread (up to [`SHARDS`] threads at once), summed by
+/// [`snapshot`](Counters::snapshot).
+///
+/// A thread owns its shard alone (see [`slot`]), so it counts with a plain load and store —
+/// no atomic read-modify-write, which would cost a locked instruction (and drain the store
+/// buffer) several times per cache call, and would make every thread's calls fight over one
+/// cache line. Threads past the first `SHARDS - 1` alive share the last shard and count in it
+/// with `fetch_add`. Either way no count is lost; a snapshot taken while calls run sees each
+/// counter at some recent value.
+#[derive(Debug)]
 pub(crate) struct Counters {
-    shards: [Shard; SHARDS],
+    shards: Box<[Shard; SHARDS]>,
 }
 
-/// How many [`Shard`]s a cache's counters are spread over.
-const SHARDS: usize = 8;
+/// How many shards a cache's counters have: the last is shared.
+const SHARDS: usize = 32;
+const SHARED: usize = SHARDS - 1;
 
-/// One thread's share of the counters (threads past [`SHARDS`] share), on cache lines of its
-/// own.
+/// One thread's counts (its own cache lines). What a `get` or a `set` counts (its call, the
+/// hit or miss and the bytes) comes first, in one 64-byte line: `calls` starts with `get`,
+/// `get_many`, `exists`, `set`.
 #[derive(Debug, Default)]
-#[repr(align(128))]
+#[repr(C, align(128))]
 struct Shard {
-    calls: [AtomicU64; OPS.len()],
-    errors: [AtomicU64; OPS.len()],
     hits: AtomicU64,
     misses: AtomicU64,
-    decode_errors: AtomicU64,
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
+    calls: [AtomicU64; OPS.len()],
+    errors: [AtomicU64; OPS.len()],
+    decode_errors: AtomicU64,
     breaker_rejections: AtomicU64,
     errors_absorbed: AtomicU64,
 }
 
-impl Counters {
-    /// The calling thread's shard.
-    fn shard(&self) -> &Shard {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static INDEX: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            shards: Box::new(std::array::from_fn(|_| Shard::default())),
         }
-        &self.shards[INDEX.with(|i| *i)]
+    }
+}
+
+/// This thread's shard: its own (`Some`), or `None` for the shared one.
+fn slot() -> Option<usize> {
+    SLOT.try_with(|slot| slot.0).ok().flatten()
+}
+
+thread_local! {
+    static SLOT: Slot = Slot::take();
+}
+
+/// The shards no live thread owns, for threads to come.
+static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// The next shard never owned yet.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's ownership of a shard index (in every cache's counters), given back when the
+/// thread ends. The mutex orders the last counts of a thread before the next owner's.
+struct Slot(Option<usize>);
+
+impl Slot {
+    fn take() -> Slot {
+        let mut free = FREE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = free.pop() {
+            return Slot(Some(index));
+        }
+        let fresh = NEXT
+            .fetch_update(Relaxed, Relaxed, |n| (n < SHARED).then_some(n + 1))
+            .ok();
+        Slot(fresh)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // From here on this thread's counts go to the shared shard (`slot` finds no `SLOT`).
+        if let Some(index) = self.0 {
+            FREE.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(index);
+        }
+    }
+}
+
+impl Counters {
+    /// Adds `n` to the counter that `field` picks, in this thread's shard.
+    #[inline]
+    fn add(&self, n: u64, field: impl Fn(&Shard) -> &AtomicU64) {
+        match slot() {
+            Some(index) => {
+                // This thread is the only writer of its shard.
+                let counter = field(&self.shards[index]);
+                counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+            }
+            None => {
+                field(&self.shards[SHARED]).fetch_add(n, Relaxed);
+            }
+        }
     }
 
-    pub(crate) fn call(&self, op: Op) {
-        self.shard().calls[op as usize].fetch_add(1, Relaxed);
-    }
-    pub(crate) fn error(&self, op: Op) {
-        self.shard().errors[op as usize].fetch_add(1, Relaxed);
-    }
-    pub(crate) fn hit(&self, bytes: usize) {
-        let shard = self.shard();
-        shard.hits.fetch_add(1, Relaxed);
-        shard.bytes_read.fetch_add(bytes as u64, Relaxed);
-    }
-    pub(crate) fn miss(&self) {
-        self.shard().misses.fetch_add(1, Relaxed);
-    }
-    pub(crate) fn decode_error(&self) {
-        self.shard().decode_errors.fetch_add(1, Relaxed);
-    }
-    pub(crate) fn written(&self, bytes: usize) {
-        self.shard().bytes_written.fetch_add(bytes as u64, Relaxed);
-    }
-    pub(crate) fn breaker_rejection(&self) {
-        self.shard().breaker_rejections.fetch_add(1, Relaxed);
-    }
-    pub(crate) fn absorbed(&self) {
-        self.shard().errors_absorbed.fetch_add(1, Relaxed);
-    }
-
-    /// The sum over the shards of `field`.
+    /// The sum of one counter over the shards.
     fn sum(&self, field: impl Fn(&Shard) -> &AtomicU64) -> u64 {
         self.shards
             .iter()
             .map(|shard| field(shard).load(Relaxed))
             .fold(0, u64::wrapping_add)
+    }
+
+    pub(crate) fn call(&self, op: Op) {
+        self.add(1, |s| &s.calls[op as usize]);
+    }
+    pub(crate) fn error(&self, op: Op) {
+        self.add(1, |s| &s.errors[op as usize]);
+    }
+    pub(crate) fn hit(&self, bytes: usize) {
+        if let Some(index) = slot() {
+            // One shard lookup for both counters of a hit.
+            let shard = &self.shards[index];
+            shard
+                .hits
+                .store(shard.hits.load(Relaxed).wrapping_add(1), Relaxed);
+            let read = shard.bytes_read.load(Relaxed).wrapping_add(bytes as u64);
+            shard.bytes_read.store(read, Relaxed);
+        } else {
+            let shard = &self.shards[SHARED];
+            shard.hits.fetch_add(1, Relaxed);
+            shard.bytes_read.fetch_add(bytes as u64, Relaxed);
+        }
+    }
+    pub(crate) fn miss(&self) {
+        self.add(1, |s| &s.misses);
+    }
+    pub(crate) fn decode_error(&self) {
+        self.add(1, |s| &s.decode_errors);
+    }
+    pub(crate) fn written(&self, bytes: usize) {
+        self.add(bytes as u64, |s| &s.bytes_written);
+    }
+    pub(crate) fn breaker_rejection(&self) {
+        self.add(1, |s| &s.breaker_rejections);
+    }
+    pub(crate) fn absorbed(&self) {
+        self.add(1, |s| &s.errors_absorbed);
     }
 
     pub(crate) fn snapshot(&self) -> CacheStats {
@@ -203,30 +278,37 @@ impl CacheStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
-    fn a_snapshot_adds_up_the_counts_of_every_thread() {
-        let counters = Counters::default();
-        // More threads than shards, so that some share one.
-        std::thread::scope(|s| {
-            for _ in 0..(SHARDS * 2 + 3) {
-                s.spawn(|| {
-                    for _ in 0..1000 {
-                        counters.call(Op::Get);
-                        counters.hit(10);
-                    }
-                    counters.error(Op::Set);
-                    counters.written(7);
-                });
+    fn counts_from_many_threads_add_up() {
+        // More threads than shards, several rounds of them (so shards are given back and taken
+        // again): every count lands, in an owned shard or the shared one.
+        let counters = Arc::new(Counters::default());
+        for _ in 0..3 {
+            let threads: Vec<_> = (0..SHARDS + 8)
+                .map(|_| {
+                    let counters = Arc::clone(&counters);
+                    std::thread::spawn(move || {
+                        for _ in 0..1000 {
+                            counters.call(Op::Get);
+                            counters.hit(3);
+                            counters.written(2);
+                        }
+                        counters.error(Op::Set);
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
             }
-        });
-        let threads = (SHARDS * 2 + 3) as u64;
+        }
         let stats = counters.snapshot();
-        assert_eq!(stats.ops["get"].calls, threads * 1000);
-        assert_eq!(stats.hits, threads * 1000);
-        assert_eq!(stats.bytes_read, threads * 10_000);
-        assert_eq!(stats.ops["set"].errors, threads);
-        assert_eq!(stats.bytes_written, threads * 7);
-        assert_eq!(stats.misses, 0);
+        let n = 3 * (SHARDS as u64 + 8);
+        assert_eq!(stats.ops["get"].calls, n * 1000);
+        assert_eq!(stats.ops["set"].errors, n);
+        assert_eq!((stats.hits, stats.bytes_read), (n * 1000, n * 3000));
+        assert_eq!(stats.bytes_written, n * 2000);
+        assert_eq!(stats.total_errors(), n);
     }
 }
