@@ -129,6 +129,14 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
                  set or check [cache.redis] password (and username for an ACL user)"
             ))
         }
+        // rustls refused the server's certificate (not signed by a trusted CA, or not for this
+        // host): the settings are wrong, not the server down; retrying will not help.
+        ErrorKind::Io if detail.contains("invalid peer certificate") => Error::backend(BACKEND, format!(
+            "the TLS certificate of {target} is not trusted ({detail}); set [cache.redis] \
+             tls_ca_file to the PEM file of the CA that signed the server's certificate (without it, \
+             the system's root certificates are trusted), and connect by a name or IP address that \
+             the certificate lists"
+        )),
         ErrorKind::Io => {
             let tls_hint = if ctx.tls {
                 "; for a TLS error, check that the server speaks TLS on that port and that \
@@ -215,6 +223,27 @@ mod tests {
         let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
         assert!(!shown.contains("hunter22"), "{shown}");
         assert!(shown.contains("password"), "{shown}");
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_a_backend_error_naming_tls_ca_file() {
+        let ctx = ErrorContext {
+            target: "rediss cluster (seeds 127.0.0.1:7000)".into(),
+            tls: true,
+            ..ctx()
+        };
+        // As redis-rs 1.8's cluster client words a refused certificate.
+        let err = RedisError::from(io::Error::other(
+            "Failed to connect to each cluster node (127.0.0.1:7000: invalid peer certificate: UnknownIssuer)",
+        ));
+        let e = classify(&err, &ctx, Phase::Connect);
+        assert!(matches!(e, Error::Backend { .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("[cache.redis] tls_ca_file"), "{text}");
+        assert!(
+            text.contains("UnknownIssuer") && text.contains("rediss cluster"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -56,10 +56,12 @@ macro_rules! derefs_to_process {
 mod memcached;
 mod redis;
 mod redis_cluster;
+mod tls;
 
 pub use memcached::MemcachedServer;
 pub use redis::RedisServer;
 pub use redis_cluster::{RedisCluster, RedisSentinels, CLUSTER_NODE_TIMEOUT_MS};
+pub use tls::TlsFiles;
 
 /// Extra command line arguments for a [`MemcachedServer`] or [`RedisServer`], then `start()`.
 ///
@@ -75,6 +77,8 @@ pub use redis_cluster::{RedisCluster, RedisSentinels, CLUSTER_NODE_TIMEOUT_MS};
 /// ```
 pub struct ServerBuilder<S> {
     args: Vec<String>,
+    /// TLS only, with these files (redis: [`ServerBuilder::tls`]).
+    tls: Option<TlsFiles>,
     kind: PhantomData<fn() -> S>,
 }
 
@@ -82,6 +86,7 @@ impl<S> Default for ServerBuilder<S> {
     fn default() -> Self {
         ServerBuilder {
             args: Vec::new(),
+            tls: None,
             kind: PhantomData,
         }
     }
@@ -91,6 +96,7 @@ impl<S> Clone for ServerBuilder<S> {
     fn clone(&self) -> Self {
         ServerBuilder {
             args: self.args.clone(),
+            tls: self.tls.clone(),
             kind: PhantomData,
         }
     }
@@ -100,6 +106,7 @@ impl<S> fmt::Debug for ServerBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("args", &self.args)
+            .field("tls", &self.tls)
             .finish()
     }
 }

@@ -3,13 +3,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cement::testing::{ServerError, ServerProcess, ServerSpec};
 
-use super::RedisServer;
+use super::redis::{cli_error, redis_cli, redis_cli_at};
+use super::{RedisServer, TlsFiles};
 
 /// How long a cluster or a sentinel group may take to settle after its processes started.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(60);
@@ -44,31 +44,57 @@ impl RedisCluster {
     /// requires), joins them with `redis-cli --cluster create … --cluster-replicas <replicas>`
     /// and waits until every node reports `cluster_state:ok`.
     pub fn start(primaries: usize, replicas: usize) -> Result<Self, ServerError> {
+        Self::start_with(primaries, replicas, None)
+    }
+
+    /// [`start`](Self::start), but every node speaks only TLS with `files`' certificate
+    /// ([`ServerBuilder::tls`](super::ServerBuilder::tls)): clients, the cluster bus
+    /// (`--tls-cluster yes`) and replication. The slot map names the TLS ports. Clients need
+    /// `tls = true` (or `rediss://` seeds) and `tls_ca_file` = [`TlsFiles::ca`].
+    ///
+    /// ```
+    /// use cement_ext::testing::{RedisCluster, TlsFiles};
+    ///
+    /// let files = TlsFiles::generate()?;
+    /// let cluster = RedisCluster::start_tls(3, 0, &files)?;
+    /// assert!(cluster.nodes()[0].url().starts_with("rediss://127.0.0.1:"));
+    /// # Ok::<(), cement::testing::ServerError>(())
+    /// ```
+    pub fn start_tls(
+        primaries: usize,
+        replicas: usize,
+        files: &TlsFiles,
+    ) -> Result<Self, ServerError> {
+        Self::start_with(primaries, replicas, Some(files))
+    }
+
+    fn start_with(
+        primaries: usize,
+        replicas: usize,
+        tls: Option<&TlsFiles>,
+    ) -> Result<Self, ServerError> {
         let count = primaries * (1 + replicas);
         let nodes = (0..count)
             .map(|_| {
-                RedisServer::builder()
+                let builder = RedisServer::builder()
                     .args(["--cluster-enabled", "yes"])
                     .args(["--cluster-config-file", "nodes.conf"])
                     .args([
                         "--cluster-node-timeout".to_string(),
                         CLUSTER_NODE_TIMEOUT_MS.to_string(),
-                    ])
-                    .start()
+                    ]);
+                match tls {
+                    Some(files) => builder.tls(files),
+                    None => builder,
+                }
+                .start()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut cli = Command::new("redis-cli");
+        let mut cli = redis_cli(tls);
         cli.arg("--cluster").arg("create");
         cli.args(nodes.iter().map(|n| n.host_spec()));
         cli.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
-        let output = cli.output().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ServerError::NotInstalled {
-                server: "redis cluster",
-                binary: "redis-cli".into(),
-                env: None,
-            },
-            _ => ServerError::io("redis cluster", "cannot run redis-cli --cluster create", e),
-        })?;
+        let output = cli.output().map_err(|e| cli_error(e, "--cluster create"))?;
         if !output.status.success() {
             return Err(ServerError::Protocol {
                 server: "redis cluster",
@@ -91,9 +117,13 @@ impl RedisCluster {
             if TcpStream::connect(node.addr()).is_err() {
                 continue; // killed by the test
             }
-            wait_for(node.addr(), "CLUSTER INFO", "redis cluster", |info| {
-                info.contains("cluster_state:ok")
-            })?;
+            wait_for(
+                node.addr(),
+                node.tls(),
+                "CLUSTER INFO",
+                "redis cluster",
+                |info| info.contains("cluster_state:ok"),
+            )?;
         }
         Ok(())
     }
@@ -148,6 +178,7 @@ impl RedisSentinels {
             .start()?;
         wait_for(
             replica.addr(),
+            None,
             "INFO replication",
             "redis replica",
             |info| info.contains("master_link_status:up"),
@@ -157,9 +188,13 @@ impl RedisSentinels {
             .map(|_| ServerProcess::start(sentinel_spec(primary_port)))
             .collect::<Result<Vec<_>, _>>()?;
         for sentinel in &sentinels {
-            wait_for(sentinel.addr(), "INFO sentinel", "redis sentinel", |info| {
-                info.contains("status=ok") && info.contains("slaves=1,sentinels=3")
-            })?;
+            wait_for(
+                sentinel.addr(),
+                None,
+                "INFO sentinel",
+                "redis sentinel",
+                |info| info.contains("status=ok") && info.contains("slaves=1,sentinels=3"),
+            )?;
         }
         Ok(RedisSentinels {
             primary,
@@ -227,10 +262,11 @@ fn sentinel_spec(primary_port: u16) -> ServerSpec {
     })
 }
 
-/// Sends the inline `command` to `addr` until its reply satisfies `done`, for at most
-/// [`SETTLE_DEADLINE`].
+/// Sends `command` to `addr` until its reply satisfies `done`, for at most
+/// [`SETTLE_DEADLINE`]: inline over TCP, or through `redis-cli --tls` to a TLS server.
 fn wait_for(
     addr: SocketAddr,
+    tls: Option<&TlsFiles>,
     command: &str,
     server: &'static str,
     done: impl Fn(&str) -> bool,
@@ -238,10 +274,17 @@ fn wait_for(
     let deadline = Instant::now() + SETTLE_DEADLINE;
     let mut last = String::new();
     while Instant::now() < deadline {
-        match inline(addr, command) {
+        let reply = match tls {
+            None => inline(addr, command).map_err(|e| e.to_string()),
+            Some(_) => {
+                let words: Vec<&str> = command.split_whitespace().collect();
+                redis_cli_at(addr, tls, &words)
+            }
+        };
+        match reply {
             Ok(reply) if done(&reply) => return Ok(()),
             Ok(reply) => last = reply,
-            Err(err) => last = err.to_string(),
+            Err(err) => last = err,
         }
         thread::sleep(Duration::from_millis(50));
     }
