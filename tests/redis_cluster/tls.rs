@@ -3,11 +3,14 @@
 //! with `tls = true` or `rediss://` seeds and `tls_ca_file` passes the sync conformance suite
 //! and the async conformance kit, and reaches every primary through the slot map (whose ports
 //! are the TLS ports); a CA that did not sign the nodes' certificate is a typed error naming
-//! `tls_ca_file`, on both faces.
+//! `tls_ca_file`, on both faces. The same behind Sentinel: TLS-only sentinels, primary and
+//! replica.
+
+use std::time::{Duration, Instant};
 
 use cement::Error;
 use cement_ext::redis::RedisSettings;
-use cement_ext::testing::{RedisCluster, TlsFiles};
+use cement_ext::testing::{RedisCluster, RedisSentinels, TlsFiles};
 
 use crate::{cache_with, cluster_settings, keys_per_primary, support};
 
@@ -76,6 +79,101 @@ fn a_tls_cluster() {
         .block_on(async { wrong_app.async_cache().get::<u8>("k").await })
         .unwrap_err();
     assert_untrusted(&err);
+}
+
+#[test]
+fn tls_behind_sentinel() {
+    let files = TlsFiles::generate().unwrap();
+    let mut group = RedisSentinels::start_tls(&files).unwrap();
+    let seeds = group.sentinel_seeds();
+    let settings = |sentinels: Vec<String>, ca: Option<std::path::PathBuf>| RedisSettings {
+        sentinels: Some(sentinels),
+        sentinel_master: Some(RedisSentinels::MASTER.into()),
+        tls: true,
+        tls_ca_file: ca,
+        prefix: "stls:".into(),
+        connect_timeout: 0.5,
+        response_timeout: 0.5,
+        ..Default::default()
+    };
+
+    // tls = true with host:port sentinels: the sentinels and the primary they name over TLS.
+    let cache = cache_with(settings(seeds.clone(), Some(files.ca())));
+    cement::testing::conformance::run_all(&cache);
+    cache.set("k", &7u8).unwrap();
+    let stored: Option<Vec<u8>> = redis::cmd("GET")
+        .arg("stls:k")
+        .query(&mut crate::raw(group.primary()))
+        .unwrap();
+    assert!(stored.is_some(), "the write went to the TLS primary");
+
+    // rediss:// sentinels through an app: the async conformance kit.
+    let urls: Vec<String> = seeds.iter().map(|s| format!("rediss://{s}")).collect();
+    let app = support::app("rds_tls", "redis")
+        .set("cache.redis", "sentinels", urls.clone())
+        .set("cache.redis", "sentinel_master", RedisSentinels::MASTER)
+        .set("cache.redis", "tls", true)
+        .set(
+            "cache.redis",
+            "tls_ca_file",
+            files.ca().display().to_string(),
+        )
+        .setup()
+        .unwrap();
+    crate::async_face::runtime("rds-tls").block_on(async {
+        cement::testing::conformance_async::run_all_async(app.async_cache()).await;
+    });
+
+    // Another CA: the sentinels' certificate is not trusted.
+    let other = TlsFiles::generate().unwrap();
+    let err = cache_with(settings(urls, Some(other.ca())))
+        .get::<u8>("k")
+        .unwrap_err();
+    assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("[cache.redis] tls_ca_file"),
+        "{err}"
+    );
+
+    // A failover: the sentinels promote the replica at the TLS port it announced (its plain
+    // port is 0), and the handler follows it; the write made before is there.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while redis::cmd("EXISTS")
+        .arg("stls:k")
+        .query::<u64>(&mut crate::raw(group.replica()))
+        .unwrap()
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the replica never caught up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    group.primary_mut().kill().unwrap();
+    let killed = Instant::now();
+    let mut errors = 0;
+    while let Err(err) = cache.set("after", &1u8) {
+        assert!(
+            matches!(err, Error::Unavailable { .. } | Error::Timeout { .. }),
+            "an untyped failure during the failover: {err:?}"
+        );
+        errors += 1;
+        assert!(
+            killed.elapsed() < Duration::from_secs(120),
+            "the handler did not find the new primary within 120 s: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "TLS sentinel failover: {errors} failed calls, the promoted replica served {:?} after the kill",
+        killed.elapsed()
+    );
+    assert_eq!(cache.get::<u8>("k").unwrap(), Some(7));
+    let role: Vec<redis::Value> = redis::cmd("ROLE")
+        .query(&mut crate::raw(group.replica()))
+        .unwrap();
+    assert_eq!(
+        redis::from_redis_value::<String>(role[0].clone()).unwrap(),
+        "master"
+    );
 }
 
 /// The error for a node certificate that the configured CA did not sign: a settings fault

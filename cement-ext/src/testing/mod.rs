@@ -16,6 +16,11 @@
 //! without `memcached` or `redis`: a third-party handler for either server can test against them.
 //! [`cement::testing::BlackHole`], a listener that never answers, completes them for timeout tests.
 //!
+//! TLS: [`TlsFiles`] makes a throwaway CA and certificate with the `openssl` CLI;
+//! [`ServerBuilder::tls`] starts a redis-server that speaks only TLS on its port, and
+//! [`RedisCluster::start_tls`] and [`RedisSentinels::start_tls`] a cluster or a sentinel group
+//! of them (ready checks through `redis-cli --tls`).
+//!
 //! ```
 //! use cement_ext::testing::MemcachedServer;
 //!

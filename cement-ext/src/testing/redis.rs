@@ -109,7 +109,7 @@ impl ServerBuilder<RedisServer> {
 }
 
 /// The certificate options of a TLS-only server (all but the ports).
-fn tls_args(files: &TlsFiles) -> Vec<String> {
+pub(crate) fn tls_args(files: &TlsFiles) -> Vec<String> {
     let mut args: Vec<String> = vec!["--tls-cert-file".into(), files.cert().display().to_string()];
     args.extend(["--tls-key-file".into(), files.key().display().to_string()]);
     args.extend([

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cement::testing::{ServerError, ServerProcess, ServerSpec};
 
-use super::redis::{cli_error, redis_cli, redis_cli_at};
+use super::redis::{cli_error, redis_cli, redis_cli_at, tls_args};
 use super::{RedisServer, TlsFiles};
 
 /// How long a cluster or a sentinel group may take to settle after its processes started.
@@ -171,26 +171,53 @@ impl RedisSentinels {
 
     /// Starts the primary, the replica and the three sentinels, and waits until they agree.
     pub fn start() -> Result<Self, ServerError> {
-        let primary = RedisServer::start()?;
-        let replica = RedisServer::builder()
+        Self::start_with(None)
+    }
+
+    /// [`start`](Self::start), but every process speaks only TLS with `files`' certificate: the
+    /// primary and the replica ([`ServerBuilder::tls`](super::ServerBuilder::tls), replication
+    /// over TLS) and the sentinels (`port 0`, `tls-port`, and `tls-replication yes`, with which
+    /// they reach the servers and each other over TLS). Clients need `tls = true` (or
+    /// `rediss://` sentinels and `tls = true` for the primary) and `tls_ca_file` =
+    /// [`TlsFiles::ca`].
+    ///
+    /// ```
+    /// use cement_ext::testing::{RedisSentinels, TlsFiles};
+    ///
+    /// let files = TlsFiles::generate()?;
+    /// let group = RedisSentinels::start_tls(&files)?;
+    /// assert!(group.primary().url().starts_with("rediss://"));
+    /// # Ok::<(), cement::testing::ServerError>(())
+    /// ```
+    pub fn start_tls(files: &TlsFiles) -> Result<Self, ServerError> {
+        Self::start_with(Some(files))
+    }
+
+    fn start_with(tls: Option<&TlsFiles>) -> Result<Self, ServerError> {
+        let server = || match tls {
+            Some(files) => RedisServer::builder().tls(files),
+            None => RedisServer::builder(),
+        };
+        let primary = server().start()?;
+        let replica = server()
             .args(["--replicaof".to_string(), "127.0.0.1".to_string()])
             .arg(primary.port().to_string())
             .start()?;
         wait_for(
             replica.addr(),
-            None,
+            tls,
             "INFO replication",
             "redis replica",
             |info| info.contains("master_link_status:up"),
         )?;
         let primary_port = primary.port();
         let sentinels = (0..3)
-            .map(|_| ServerProcess::start(sentinel_spec(primary_port)))
+            .map(|_| ServerProcess::start(sentinel_spec(primary_port, tls)))
             .collect::<Result<Vec<_>, _>>()?;
         for sentinel in &sentinels {
             wait_for(
                 sentinel.addr(),
-                None,
+                tls,
                 "INFO sentinel",
                 "redis sentinel",
                 |info| info.contains("status=ok") && info.contains("slaves=1,sentinels=3"),
@@ -229,12 +256,18 @@ impl RedisSentinels {
     }
 }
 
-fn sentinel_spec(primary_port: u16) -> ServerSpec {
-    ServerSpec::new("redis-sentinel", "redis-server", b"PING\r\n", |reply| {
+fn sentinel_spec(primary_port: u16, tls: Option<&TlsFiles>) -> ServerSpec {
+    let mut spec = ServerSpec::new("redis-sentinel", "redis-server", b"PING\r\n", |reply| {
         reply.starts_with(b"+PONG")
     })
-    .binary_env("CEMENT_REDIS_BIN")
-    .args(move |port, dir| {
+    .binary_env("CEMENT_REDIS_BIN");
+    if let Some(files) = tls.cloned() {
+        spec = spec.probe(move |addr| {
+            redis_cli_at(addr, Some(&files), &["PING"]).is_ok_and(|r| r.starts_with("PONG"))
+        });
+    }
+    let tls_args = tls.map(tls_args);
+    spec.args(move |port, dir| {
         // Sentinel rewrites its config file, so it gets one of its own in its directory.
         let conf = dir.join("sentinel.conf");
         let master = RedisSentinels::MASTER;
@@ -245,7 +278,7 @@ fn sentinel_spec(primary_port: u16) -> ServerSpec {
         );
         // A write failure shows as the sentinel refusing to start, with its log.
         let _ = std::fs::write(&conf, text);
-        vec![
+        let mut args: Vec<String> = vec![
             conf.display().to_string(),
             "--sentinel".into(),
             "--bind".into(),
@@ -258,7 +291,14 @@ fn sentinel_spec(primary_port: u16) -> ServerSpec {
             dir.display().to_string(),
             "--logfile".into(),
             String::new(),
-        ]
+        ];
+        if let Some(tls_args) = &tls_args {
+            // The later `--port` wins: no plain-text listener.
+            args.extend(["--port".into(), "0".into(), "--tls-port".into()]);
+            args.push(port.to_string());
+            args.extend(tls_args.iter().cloned());
+        }
+        args
     })
 }
 
