@@ -108,6 +108,13 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             | ServerErrorKind::ClusterDown
             | ServerErrorKind::ReadOnly,
         ) => Error::unavailable(BACKEND, format!("{target} cannot serve requests right now ({detail}); retry later")),
+        // A redirection that redis-rs did not follow within its retries (its async cluster
+        // client can hand one back while a failover moves the slot map): the slots are moving,
+        // as during a failover or a resharding; the next calls see the new map.
+        ErrorKind::Server(ServerErrorKind::Moved | ServerErrorKind::Ask) => Error::unavailable(BACKEND, format!(
+            "{target} is moving this key's slot to another node ({detail}); a failover or \
+             resharding is under way; retry later"
+        )),
         // A cluster whose slot map has a gap or points at a node it cannot reach: a failover
         // or resharding under way (redis-rs refreshes the map on the next calls).
         ErrorKind::ClusterConnectionNotFound => Error::unavailable(BACKEND, format!(
@@ -253,6 +260,12 @@ mod tests {
             RedisError::from((ErrorKind::ClusterConnectionNotFound, "no connection")),
             RedisError::from((ErrorKind::Server(ServerErrorKind::ClusterDown), "down")),
             RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "replica")),
+            RedisError::from((
+                ErrorKind::Server(ServerErrorKind::Moved),
+                "Moved",
+                "9507 127.0.0.1:45857".to_string(),
+            )),
+            RedisError::from((ErrorKind::Server(ServerErrorKind::Ask), "Ask")),
         ];
         for err in cases {
             let e = classify(&err, &ctx(), Phase::Command);

@@ -207,7 +207,8 @@
 //! sends `FLUSHDB` to every primary. Counters and `add` stay single-key atomic: the counter
 //! script touches only its key, which lives on one primary; its `SCRIPT LOAD` goes to every
 //! node. While a primary fails over, calls on its slots fail with [`Error::Unavailable`] (or
-//! [`Error::Timeout`]) after a few quick retries (`CLUSTERDOWN`, `TRYAGAIN`, a refused node),
+//! [`Error::Timeout`]) after a few quick retries (`CLUSTERDOWN`, `TRYAGAIN`, a refused node, a
+//! `MOVED` that redis-rs's async client hands back while the slot map changes),
 //! then work again with no action: measured here with `--cluster-node-timeout 3000`, about
 //! 5.5 s from the kill to the first successful call.
 //!
