@@ -149,31 +149,19 @@ fn tls_behind_sentinel() {
     }
     group.primary_mut().kill().unwrap();
     let killed = Instant::now();
-    let mut errors = 0;
+    let mut errors = Vec::new();
     while let Err(err) = cache.set("after", &1u8) {
-        assert!(
-            matches!(err, Error::Unavailable { .. } | Error::Timeout { .. }),
-            "an untyped failure during the failover: {err:?}"
-        );
-        errors += 1;
-        assert!(
-            killed.elapsed() < Duration::from_secs(120),
-            "the handler did not find the new primary within 120 s: {err}"
-        );
+        crate::failed_during_failover(&mut errors, err, killed);
         std::thread::sleep(Duration::from_millis(20));
     }
     eprintln!(
-        "TLS sentinel failover: {errors} failed calls, the promoted replica served {:?} after the kill",
+        "TLS sentinel failover: {} failed calls, the promoted replica served {:?} after the kill",
+        errors.len(),
         killed.elapsed()
     );
+    assert!(!errors.is_empty(), "the kill went unnoticed");
+    // Only the promoted replica runs: the write made before the kill is read back from it.
     assert_eq!(cache.get::<u8>("k").unwrap(), Some(7));
-    let role: Vec<redis::Value> = redis::cmd("ROLE")
-        .query(&mut crate::raw(group.replica()))
-        .unwrap();
-    assert_eq!(
-        redis::from_redis_value::<String>(role[0].clone()).unwrap(),
-        "master"
-    );
 }
 
 /// The error for a node certificate that the configured CA did not sign: a settings fault

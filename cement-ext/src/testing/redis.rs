@@ -258,6 +258,16 @@ mod tests {
 
     use super::*;
 
+    /// The first bytes `server` answers to `request` sent in plain text.
+    fn plain_text(server: &RedisServer, request: &[u8]) -> std::io::Result<Vec<u8>> {
+        let mut stream = TcpStream::connect(server.addr())?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(request)?;
+        let mut buf = [0u8; 64];
+        let n = stream.read(&mut buf)?;
+        Ok(buf[..n].to_vec())
+    }
+
     #[test]
     fn redis_starts_with_extra_args() {
         let server = RedisServer::builder()
@@ -265,17 +275,11 @@ mod tests {
             .arg("s3cret")
             .start()
             .unwrap();
-        let mut stream = TcpStream::connect(server.addr()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream.write_all(b"GET x\r\n").unwrap();
-        let mut buf = [0u8; 64];
-        let n = stream.read(&mut buf).unwrap();
+        let reply = plain_text(&server, b"GET x\r\n").unwrap();
         assert!(
-            buf[..n].starts_with(b"-NOAUTH"),
+            reply.starts_with(b"-NOAUTH"),
             "{:?}",
-            String::from_utf8_lossy(&buf[..n])
+            String::from_utf8_lossy(&reply)
         );
     }
 
@@ -286,15 +290,9 @@ mod tests {
         let reply = redis_cli_at(server.addr(), Some(&files), &["PING"]).unwrap();
         assert!(reply.starts_with("PONG"), "{reply}");
         // Plain text gets no reply: the TLS handshake fails and the server drops the connection.
-        let mut stream = TcpStream::connect(server.addr()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream.write_all(b"PING\r\n").unwrap();
-        let mut buf = [0u8; 64];
-        let plain = stream.read(&mut buf);
+        let plain = plain_text(&server, b"PING\r\n");
         assert!(
-            !matches!(plain, Ok(n) if buf[..n].starts_with(b"+PONG")),
+            !matches!(&plain, Ok(reply) if reply.starts_with(b"+PONG")),
             "{plain:?}"
         );
         // The certificate files outlive the builder: a restart finds them.
