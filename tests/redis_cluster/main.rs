@@ -3,8 +3,9 @@
 //! stopped by `cement_ext::testing::{RedisCluster, RedisSentinels}`.
 //!
 //! Needs `redis-server` and `redis-cli` (`apt-get install redis-server`); the tests fail, never
-//! skip, when one is missing. Each test starts its own cluster or sentinel group once and runs
-//! its steps on it, so the binary starts three groups in all.
+//! skip, when one is missing (and `openssl` for the TLS cluster). Each test starts its own
+//! cluster or sentinel group once and runs its steps on it, so the binary starts four groups in
+//! all.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ mod cluster;
 mod config;
 mod resharding;
 mod sentinel;
+mod tls;
 
 /// Settings for a cluster with these seeds, under `prefix`, with short timeouts.
 fn cluster_settings(seeds: Vec<String>, prefix: &str) -> RedisSettings {
@@ -41,18 +43,32 @@ fn cache_with(settings: RedisSettings) -> Cache {
     Cache::new("redis", Box::new(handler), prefix, None)
 }
 
-/// A raw connection to one node.
+/// A raw connection to one node (over TLS, trusting the node's CA, for a TLS node; the
+/// handler, created first, has installed rustls' crypto provider).
 fn raw(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
+    raw_client(server)
         .and_then(|c| c.get_connection())
         .expect("raw connection")
+}
+
+fn raw_client(server: &RedisServer) -> redis::RedisResult<redis::Client> {
+    match server.tls() {
+        None => redis::Client::open(server.url()),
+        Some(files) => redis::Client::build_with_tls(
+            server.url(),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(std::fs::read(files.ca()).expect("the CA file")),
+            },
+        ),
+    }
 }
 
 /// The cluster's primaries as `port -> number of keys` (`DBSIZE` on each).
 fn keys_per_primary(cluster: &RedisCluster) -> BTreeMap<u16, u64> {
     let mut counts = BTreeMap::new();
     for node in cluster.nodes() {
-        let Ok(mut conn) = redis::Client::open(node.url()).and_then(|c| c.get_connection()) else {
+        let Ok(mut conn) = raw_client(node).and_then(|c| c.get_connection()) else {
             continue; // a killed node
         };
         let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn).unwrap();

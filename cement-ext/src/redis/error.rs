@@ -108,6 +108,13 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
             | ServerErrorKind::ClusterDown
             | ServerErrorKind::ReadOnly,
         ) => Error::unavailable(BACKEND, format!("{target} cannot serve requests right now ({detail}); retry later")),
+        // A redirection that redis-rs did not follow within its retries (its async cluster
+        // client can hand one back while a failover moves the slot map): the slots are moving,
+        // as during a failover or a resharding; the next calls see the new map.
+        ErrorKind::Server(ServerErrorKind::Moved | ServerErrorKind::Ask) => Error::unavailable(BACKEND, format!(
+            "{target} is moving this key's slot to another node ({detail}); a failover or \
+             resharding is under way; retry later"
+        )),
         // A cluster whose slot map has a gap or points at a node it cannot reach: a failover
         // or resharding under way (redis-rs refreshes the map on the next calls).
         ErrorKind::ClusterConnectionNotFound => Error::unavailable(BACKEND, format!(
@@ -129,6 +136,14 @@ pub(crate) fn classify(err: &RedisError, ctx: &ErrorContext, phase: Phase) -> Er
                  set or check [cache.redis] password (and username for an ACL user)"
             ))
         }
+        // rustls refused the server's certificate (not signed by a trusted CA, or not for this
+        // host): the settings are wrong, not the server down; retrying will not help.
+        ErrorKind::Io if detail.contains("invalid peer certificate") => Error::backend(BACKEND, format!(
+            "the TLS certificate of {target} is not trusted ({detail}); set [cache.redis] \
+             tls_ca_file to the PEM file of the CA that signed the server's certificate (without it, \
+             the system's root certificates are trusted), and connect by a name or IP address that \
+             the certificate lists"
+        )),
         ErrorKind::Io => {
             let tls_hint = if ctx.tls {
                 "; for a TLS error, check that the server speaks TLS on that port and that \
@@ -218,12 +233,39 @@ mod tests {
     }
 
     #[test]
+    fn an_untrusted_certificate_is_a_backend_error_naming_tls_ca_file() {
+        let ctx = ErrorContext {
+            target: "rediss cluster (seeds 127.0.0.1:7000)".into(),
+            tls: true,
+            ..ctx()
+        };
+        // As redis-rs 1.8's cluster client words a refused certificate.
+        let err = RedisError::from(io::Error::other(
+            "Failed to connect to each cluster node (127.0.0.1:7000: invalid peer certificate: UnknownIssuer)",
+        ));
+        let e = classify(&err, &ctx, Phase::Connect);
+        assert!(matches!(e, Error::Backend { .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("[cache.redis] tls_ca_file"), "{text}");
+        assert!(
+            text.contains("UnknownIssuer") && text.contains("rediss cluster"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_cluster_or_primary_in_failover_is_unavailable() {
         let cases = [
             RedisError::from((ErrorKind::Client, "Missing slot coverage")),
             RedisError::from((ErrorKind::ClusterConnectionNotFound, "no connection")),
             RedisError::from((ErrorKind::Server(ServerErrorKind::ClusterDown), "down")),
             RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "replica")),
+            RedisError::from((
+                ErrorKind::Server(ServerErrorKind::Moved),
+                "Moved",
+                "9507 127.0.0.1:45857".to_string(),
+            )),
+            RedisError::from((ErrorKind::Server(ServerErrorKind::Ask), "Ask")),
         ];
         for err in cases {
             let e = classify(&err, &ctx(), Phase::Command);

@@ -207,7 +207,8 @@
 //! sends `FLUSHDB` to every primary. Counters and `add` stay single-key atomic: the counter
 //! script touches only its key, which lives on one primary; its `SCRIPT LOAD` goes to every
 //! node. While a primary fails over, calls on its slots fail with [`Error::Unavailable`] (or
-//! [`Error::Timeout`]) after a few quick retries (`CLUSTERDOWN`, `TRYAGAIN`, a refused node),
+//! [`Error::Timeout`]) after a few quick retries (`CLUSTERDOWN`, `TRYAGAIN`, a refused node, a
+//! `MOVED` that redis-rs's async client hands back while the slot map changes),
 //! then work again with no action: measured here with `--cluster-node-timeout 3000`, about
 //! 5.5 s from the kill to the first successful call.
 //!
@@ -244,8 +245,14 @@
 //! DNS name or an IP address in its subjectAltName). TLS is rustls with the `ring` provider,
 //! built in with the `redis` feature; nothing needs OpenSSL at run time. Debian's
 //! `redis-server` 7.0 has TLS (`--tls-port`, `--tls-cert-file`, `--tls-key-file`,
-//! `--tls-ca-cert-file`), and the tests run against it with a CA and certificate they generate
-//! with the `openssl` CLI.
+//! `--tls-ca-cert-file`; `--tls-cluster yes` for the cluster bus, whose slot map then names the
+//! TLS ports), and the tests run against it, one server and a TLS-only cluster, with a CA and
+//! certificate they generate with the `openssl` CLI.
+//!
+//! A certificate the client does not trust (signed by a CA other than `tls_ca_file`'s, or not
+//! naming the host) is [`Error::Backend`]: "the TLS certificate of … is not trusted (…); set
+//! [cache.redis] tls_ca_file …", a settings fault like a wrong password, not an outage. A
+//! server that does not speak TLS on that port is [`Error::Unavailable`] or [`Error::Timeout`].
 //!
 //! # Failures
 //!
@@ -342,7 +349,11 @@
 //! replica + 3 sentinels, and runs the conformance suite, spread, purge, batch and failover
 //! tests on them (`cement_ext::testing::{RedisCluster, RedisSentinels}`), through both faces:
 //! the async conformance kit, a check that no blocking-pool thread is started, and 16 async
-//! tasks riding out each failover.
+//! tasks riding out each failover. A TLS-only cluster (`RedisCluster::start_tls`) runs both
+//! conformance kits with `tls = true` and with `rediss://` seeds, and a wrong CA on both faces;
+//! TLS-only sentinels, primary and replica (`RedisSentinels::start_tls`) run both kits, a wrong
+//! CA and a failover (`tls-replication yes`: the sentinels reach the servers over TLS, and the
+//! replica announces its TLS port).
 //!
 //! `cargo bench --bench redis` compares the handler and `app.cache()` with the raw `redis`
 //! client on the same server (and on a cluster, with a raw `ClusterConnection`), and the batch

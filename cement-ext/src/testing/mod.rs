@@ -16,6 +16,11 @@
 //! without `memcached` or `redis`: a third-party handler for either server can test against them.
 //! [`cement::testing::BlackHole`], a listener that never answers, completes them for timeout tests.
 //!
+//! TLS: [`TlsFiles`] makes a throwaway CA and certificate with the `openssl` CLI;
+//! [`ServerBuilder::tls`] starts a redis-server that speaks only TLS on its port, and
+//! [`RedisCluster::start_tls`] and [`RedisSentinels::start_tls`] a cluster or a sentinel group
+//! of them (ready checks through `redis-cli --tls`).
+//!
 //! ```
 //! use cement_ext::testing::MemcachedServer;
 //!
@@ -56,10 +61,12 @@ macro_rules! derefs_to_process {
 mod memcached;
 mod redis;
 mod redis_cluster;
+mod tls;
 
 pub use memcached::MemcachedServer;
 pub use redis::RedisServer;
 pub use redis_cluster::{RedisCluster, RedisSentinels, CLUSTER_NODE_TIMEOUT_MS};
+pub use tls::TlsFiles;
 
 /// Extra command line arguments for a [`MemcachedServer`] or [`RedisServer`], then `start()`.
 ///
@@ -75,6 +82,8 @@ pub use redis_cluster::{RedisCluster, RedisSentinels, CLUSTER_NODE_TIMEOUT_MS};
 /// ```
 pub struct ServerBuilder<S> {
     args: Vec<String>,
+    /// TLS only, with these files (redis: [`ServerBuilder::tls`]).
+    tls: Option<TlsFiles>,
     kind: PhantomData<fn() -> S>,
 }
 
@@ -82,6 +91,7 @@ impl<S> Default for ServerBuilder<S> {
     fn default() -> Self {
         ServerBuilder {
             args: Vec::new(),
+            tls: None,
             kind: PhantomData,
         }
     }
@@ -91,6 +101,7 @@ impl<S> Clone for ServerBuilder<S> {
     fn clone(&self) -> Self {
         ServerBuilder {
             args: self.args.clone(),
+            tls: self.tls.clone(),
             kind: PhantomData,
         }
     }
@@ -100,6 +111,7 @@ impl<S> fmt::Debug for ServerBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("args", &self.args)
+            .field("tls", &self.tls)
             .finish()
     }
 }

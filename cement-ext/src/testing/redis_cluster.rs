@@ -3,13 +3,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cement::testing::{ServerError, ServerProcess, ServerSpec};
 
-use super::RedisServer;
+use super::redis::{cli_error, redis_cli, redis_cli_at, tls_args};
+use super::{RedisServer, TlsFiles};
 
 /// How long a cluster or a sentinel group may take to settle after its processes started.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(60);
@@ -44,31 +44,57 @@ impl RedisCluster {
     /// requires), joins them with `redis-cli --cluster create … --cluster-replicas <replicas>`
     /// and waits until every node reports `cluster_state:ok`.
     pub fn start(primaries: usize, replicas: usize) -> Result<Self, ServerError> {
+        Self::start_with(primaries, replicas, None)
+    }
+
+    /// [`start`](Self::start), but every node speaks only TLS with `files`' certificate
+    /// ([`ServerBuilder::tls`](super::ServerBuilder::tls)): clients, the cluster bus
+    /// (`--tls-cluster yes`) and replication. The slot map names the TLS ports. Clients need
+    /// `tls = true` (or `rediss://` seeds) and `tls_ca_file` = [`TlsFiles::ca`].
+    ///
+    /// ```
+    /// use cement_ext::testing::{RedisCluster, TlsFiles};
+    ///
+    /// let files = TlsFiles::generate()?;
+    /// let cluster = RedisCluster::start_tls(3, 0, &files)?;
+    /// assert!(cluster.nodes()[0].url().starts_with("rediss://127.0.0.1:"));
+    /// # Ok::<(), cement::testing::ServerError>(())
+    /// ```
+    pub fn start_tls(
+        primaries: usize,
+        replicas: usize,
+        files: &TlsFiles,
+    ) -> Result<Self, ServerError> {
+        Self::start_with(primaries, replicas, Some(files))
+    }
+
+    fn start_with(
+        primaries: usize,
+        replicas: usize,
+        tls: Option<&TlsFiles>,
+    ) -> Result<Self, ServerError> {
         let count = primaries * (1 + replicas);
         let nodes = (0..count)
             .map(|_| {
-                RedisServer::builder()
+                let builder = RedisServer::builder()
                     .args(["--cluster-enabled", "yes"])
                     .args(["--cluster-config-file", "nodes.conf"])
                     .args([
                         "--cluster-node-timeout".to_string(),
                         CLUSTER_NODE_TIMEOUT_MS.to_string(),
-                    ])
-                    .start()
+                    ]);
+                match tls {
+                    Some(files) => builder.tls(files),
+                    None => builder,
+                }
+                .start()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut cli = Command::new("redis-cli");
+        let mut cli = redis_cli(tls);
         cli.arg("--cluster").arg("create");
         cli.args(nodes.iter().map(|n| n.host_spec()));
         cli.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
-        let output = cli.output().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ServerError::NotInstalled {
-                server: "redis cluster",
-                binary: "redis-cli".into(),
-                env: None,
-            },
-            _ => ServerError::io("redis cluster", "cannot run redis-cli --cluster create", e),
-        })?;
+        let output = cli.output().map_err(|e| cli_error(e, "--cluster create"))?;
         if !output.status.success() {
             return Err(ServerError::Protocol {
                 server: "redis cluster",
@@ -91,9 +117,13 @@ impl RedisCluster {
             if TcpStream::connect(node.addr()).is_err() {
                 continue; // killed by the test
             }
-            wait_for(node.addr(), "CLUSTER INFO", "redis cluster", |info| {
-                info.contains("cluster_state:ok")
-            })?;
+            wait_for(
+                node.addr(),
+                node.tls(),
+                "CLUSTER INFO",
+                "redis cluster",
+                |info| info.contains("cluster_state:ok"),
+            )?;
         }
         Ok(())
     }
@@ -141,25 +171,57 @@ impl RedisSentinels {
 
     /// Starts the primary, the replica and the three sentinels, and waits until they agree.
     pub fn start() -> Result<Self, ServerError> {
-        let primary = RedisServer::start()?;
-        let replica = RedisServer::builder()
+        Self::start_with(None)
+    }
+
+    /// [`start`](Self::start), but every process speaks only TLS with `files`' certificate: the
+    /// primary and the replica ([`ServerBuilder::tls`](super::ServerBuilder::tls), replication
+    /// over TLS) and the sentinels (`port 0`, `tls-port`, and `tls-replication yes`, with which
+    /// they reach the servers and each other over TLS). Clients need `tls = true` (or
+    /// `rediss://` sentinels and `tls = true` for the primary) and `tls_ca_file` =
+    /// [`TlsFiles::ca`].
+    ///
+    /// ```
+    /// use cement_ext::testing::{RedisSentinels, TlsFiles};
+    ///
+    /// let files = TlsFiles::generate()?;
+    /// let group = RedisSentinels::start_tls(&files)?;
+    /// assert!(group.primary().url().starts_with("rediss://"));
+    /// # Ok::<(), cement::testing::ServerError>(())
+    /// ```
+    pub fn start_tls(files: &TlsFiles) -> Result<Self, ServerError> {
+        Self::start_with(Some(files))
+    }
+
+    fn start_with(tls: Option<&TlsFiles>) -> Result<Self, ServerError> {
+        let server = || match tls {
+            Some(files) => RedisServer::builder().tls(files),
+            None => RedisServer::builder(),
+        };
+        let primary = server().start()?;
+        let replica = server()
             .args(["--replicaof".to_string(), "127.0.0.1".to_string()])
             .arg(primary.port().to_string())
             .start()?;
         wait_for(
             replica.addr(),
+            tls,
             "INFO replication",
             "redis replica",
             |info| info.contains("master_link_status:up"),
         )?;
         let primary_port = primary.port();
         let sentinels = (0..3)
-            .map(|_| ServerProcess::start(sentinel_spec(primary_port)))
+            .map(|_| ServerProcess::start(sentinel_spec(primary_port, tls)))
             .collect::<Result<Vec<_>, _>>()?;
         for sentinel in &sentinels {
-            wait_for(sentinel.addr(), "INFO sentinel", "redis sentinel", |info| {
-                info.contains("status=ok") && info.contains("slaves=1,sentinels=3")
-            })?;
+            wait_for(
+                sentinel.addr(),
+                tls,
+                "INFO sentinel",
+                "redis sentinel",
+                |info| info.contains("status=ok") && info.contains("slaves=1,sentinels=3"),
+            )?;
         }
         Ok(RedisSentinels {
             primary,
@@ -194,12 +256,18 @@ impl RedisSentinels {
     }
 }
 
-fn sentinel_spec(primary_port: u16) -> ServerSpec {
-    ServerSpec::new("redis-sentinel", "redis-server", b"PING\r\n", |reply| {
+fn sentinel_spec(primary_port: u16, tls: Option<&TlsFiles>) -> ServerSpec {
+    let mut spec = ServerSpec::new("redis-sentinel", "redis-server", b"PING\r\n", |reply| {
         reply.starts_with(b"+PONG")
     })
-    .binary_env("CEMENT_REDIS_BIN")
-    .args(move |port, dir| {
+    .binary_env("CEMENT_REDIS_BIN");
+    if let Some(files) = tls.cloned() {
+        spec = spec.probe(move |addr| {
+            redis_cli_at(addr, Some(&files), &["PING"]).is_ok_and(|r| r.starts_with("PONG"))
+        });
+    }
+    let tls_args = tls.map(tls_args);
+    spec.args(move |port, dir| {
         // Sentinel rewrites its config file, so it gets one of its own in its directory.
         let conf = dir.join("sentinel.conf");
         let master = RedisSentinels::MASTER;
@@ -210,7 +278,7 @@ fn sentinel_spec(primary_port: u16) -> ServerSpec {
         );
         // A write failure shows as the sentinel refusing to start, with its log.
         let _ = std::fs::write(&conf, text);
-        vec![
+        let mut args: Vec<String> = vec![
             conf.display().to_string(),
             "--sentinel".into(),
             "--bind".into(),
@@ -223,14 +291,22 @@ fn sentinel_spec(primary_port: u16) -> ServerSpec {
             dir.display().to_string(),
             "--logfile".into(),
             String::new(),
-        ]
+        ];
+        if let Some(tls_args) = &tls_args {
+            // The later `--port` wins: no plain-text listener.
+            args.extend(["--port".into(), "0".into(), "--tls-port".into()]);
+            args.push(port.to_string());
+            args.extend(tls_args.iter().cloned());
+        }
+        args
     })
 }
 
-/// Sends the inline `command` to `addr` until its reply satisfies `done`, for at most
-/// [`SETTLE_DEADLINE`].
+/// Sends `command` to `addr` until its reply satisfies `done`, for at most
+/// [`SETTLE_DEADLINE`]: inline over TCP, or through `redis-cli --tls` to a TLS server.
 fn wait_for(
     addr: SocketAddr,
+    tls: Option<&TlsFiles>,
     command: &str,
     server: &'static str,
     done: impl Fn(&str) -> bool,
@@ -238,10 +314,17 @@ fn wait_for(
     let deadline = Instant::now() + SETTLE_DEADLINE;
     let mut last = String::new();
     while Instant::now() < deadline {
-        match inline(addr, command) {
+        let reply = match tls {
+            None => inline(addr, command).map_err(|e| e.to_string()),
+            Some(_) => {
+                let words: Vec<&str> = command.split_whitespace().collect();
+                redis_cli_at(addr, tls, &words)
+            }
+        };
+        match reply {
             Ok(reply) if done(&reply) => return Ok(()),
             Ok(reply) => last = reply,
-            Err(err) => last = err.to_string(),
+            Err(err) => last = err,
         }
         thread::sleep(Duration::from_millis(50));
     }

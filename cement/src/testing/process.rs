@@ -37,6 +37,9 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 /// Builds a server's command line from its port and scratch directory.
 type ArgsFn = dyn Fn(u16, &Path) -> Vec<String> + Send + Sync;
 
+/// Tells whether the server at an address is ready, in place of the ping.
+type ProbeFn = dyn Fn(SocketAddr) -> bool + Send + Sync;
+
 /// What a server process is and how to tell that it is ready; the input of
 /// [`ServerProcess::start`]. `cement_ext::testing`'s `MemcachedServer` and `RedisServer` are
 /// built on it; use it directly for another line-protocol server.
@@ -61,6 +64,7 @@ pub struct ServerSpec {
     args: Box<ArgsFn>,
     ping: Vec<u8>,
     ready: fn(&[u8]) -> bool,
+    probe: Option<Box<ProbeFn>>,
 }
 
 impl fmt::Debug for ServerSpec {
@@ -88,7 +92,30 @@ impl ServerSpec {
             args: Box::new(|_, _| Vec::new()),
             ping: ping.to_vec(),
             ready,
+            probe: None,
         }
+    }
+
+    /// Replaces the ping: the server is ready once `probe(addr)` returns `true`. For a server
+    /// that a plain-text ping cannot reach, e.g. one that speaks only TLS on its port; the probe
+    /// may run a client program. It is called every few milliseconds until it succeeds, so each
+    /// call must return within about a second.
+    ///
+    /// ```
+    /// use cement::testing::{ServerProcess, ServerSpec};
+    ///
+    /// let spec = ServerSpec::new("redis", "redis-server", b"", |_| false)
+    ///     .args(|port, _dir| {
+    ///         ["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""].map(String::from).to_vec()
+    ///     })
+    ///     .probe(|addr| std::net::TcpStream::connect(addr).is_ok());
+    /// let server = ServerProcess::start(spec)?;
+    /// assert!(std::net::TcpStream::connect(server.addr()).is_ok());
+    /// # Ok::<(), cement::testing::ServerError>(())
+    /// ```
+    pub fn probe(mut self, probe: impl Fn(SocketAddr) -> bool + Send + Sync + 'static) -> Self {
+        self.probe = Some(Box::new(probe));
+        self
     }
 
     /// The command line arguments for a given port and scratch directory (the directory is
@@ -335,6 +362,9 @@ impl ServerProcess {
     }
 
     fn ping(&self) -> bool {
+        if let Some(probe) = &self.spec.probe {
+            return probe(self.addr());
+        }
         let attempt = || -> io::Result<bool> {
             let mut stream = TcpStream::connect_timeout(&self.addr(), Duration::from_millis(500))?;
             stream.set_read_timeout(Some(Duration::from_millis(500)))?;
