@@ -1,69 +1,4 @@
-//! The async handler trait (feature `tokio`): [`AsyncCacheHandler`], the byte-level interface
-//! of a backend whose client is async, and [`AsyncOnly`], which makes such a handler a
-//! [`CacheHandler`] so that the app, the registry and [`Cache::new`](super::Cache::new) take it.
-//!
-//! The async face ([`AsyncCache`](super::AsyncCache)) calls a handler's async side natively,
-//! on the calling task, whenever [`CacheHandler::as_async`] offers one: no blocking pool, no
-//! thread per call. A handler can be
-//!
-//! * **sync only** (every handler written before this trait): `as_async` is `None`, and the
-//!   async face runs its calls on tokio's blocking pool, bounded by `async_blocking_limit`;
-//! * **both** (the redis handler of `cement-ext` with feature `redis-async`): `as_async`
-//!   returns its async side, and each face uses its own client;
-//! * **async only**: implement [`AsyncCacheHandler`] and register it with
-//!   `#[cement::cache_handler(label = "...", async_only)]` (or wrap it in [`AsyncOnly`] by
-//!   hand). Its calls through the blocking [`Cache`](super::Cache) (`app.cache()`) fail with
-//!   [`Error::AsyncOnly`] naming the fix — use `app.async_cache()` — and never block on a
-//!   private runtime: a client bound to the app's runtime (its sockets, its driver task)
-//!   cannot be driven from another one.
-//!
-//! ```
-//! use std::collections::HashMap;
-//! use std::sync::Mutex;
-//! use std::time::Duration;
-//! use cement::cache::{AsyncCache, AsyncCacheHandler, AsyncOnly, BoxFuture, Cache};
-//!
-//! #[derive(Default)]
-//! struct Dict(Mutex<HashMap<String, Vec<u8>>>);
-//!
-//! impl Dict {
-//!     fn map(&self) -> cement::Result<std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>>> {
-//!         self.0.lock().map_err(|_| cement::Error::Backend { backend: "dict", source: "lock poisoned".into() })
-//!     }
-//! }
-//!
-//! impl AsyncCacheHandler for Dict {
-//!     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, cement::Result<Option<Vec<u8>>>> {
-//!         Box::pin(async move { Ok(self.map()?.get(key).cloned()) })
-//!     }
-//!     fn set<'a>(&'a self, key: &'a str, value: &'a [u8], _ttl: Option<Duration>) -> BoxFuture<'a, cement::Result<()>> {
-//!         Box::pin(async move {
-//!             self.map()?.insert(key.to_string(), value.to_vec());
-//!             Ok(())
-//!         })
-//!     }
-//!     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, cement::Result<bool>> {
-//!         Box::pin(async move { Ok(self.map()?.remove(key).is_some()) })
-//!     }
-//!     fn purge(&self) -> BoxFuture<'_, cement::Result<()>> {
-//!         Box::pin(async move {
-//!             self.map()?.clear();
-//!             Ok(())
-//!         })
-//!     }
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> cement::Result<()> {
-//! let cache = Cache::new("dict", Box::new(AsyncOnly(Dict::default())), "p:", None);
-//! let async_cache = AsyncCache::new(&cache);
-//! async_cache.set("k", &7).await?;
-//! assert_eq!(async_cache.get::<u32>("k").await?, Some(7));
-//! // The blocking face refuses, saying what to use instead.
-//! let err = cache.get::<u32>("k").unwrap_err();
-//! assert!(matches!(err, cement::Error::AsyncOnly { operation: "get" }));
-//! assert!(err.to_string().contains("async_cache()"));
-//! # Ok(()) }
-//! ```
+//! [`AsyncCacheHandler`], the async counterpart of [`CacheHandler`], and its adapters.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -100,7 +35,73 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// driver task (redis-rs's) is; a plain connection read in place is not (drop it instead of
 /// reusing it).
 ///
-/// See the [module docs](self) for an example and for how to register one.
+///
+/// The async handler trait (feature `tokio`): [`AsyncCacheHandler`], the byte-level interface
+/// of a backend whose client is async, and [`AsyncOnly`], which makes such a handler a
+/// [`CacheHandler`] so that the app, the registry and [`Cache::new`](super::Cache::new) take it.
+///
+/// The async face ([`AsyncCache`](super::AsyncCache)) calls a handler's async side natively,
+/// on the calling task, whenever [`CacheHandler::as_async`] offers one: no blocking pool, no
+/// thread per call. A handler can be
+///
+/// * **sync only** (every handler written before this trait): `as_async` is `None`, and the
+///   async face runs its calls on tokio's blocking pool, bounded by `async_blocking_limit`;
+/// * **both** (the redis handler of `cement-ext` with feature `redis-async`): `as_async`
+///   returns its async side, and each face uses its own client;
+/// * **async only**: implement [`AsyncCacheHandler`] and register it with
+///   `#[cement::cache_handler(label = "...", async_only)]` (or wrap it in [`AsyncOnly`] by
+///   hand). Its calls through the blocking [`Cache`](super::Cache) (`app.cache()`) fail with
+///   [`Error::AsyncOnly`] naming the fix — use `app.async_cache()` — and never block on a
+///   private runtime: a client bound to the app's runtime (its sockets, its driver task)
+///   cannot be driven from another one.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// use cement::cache::{AsyncCache, AsyncCacheHandler, AsyncOnly, BoxFuture, Cache};
+///
+/// #[derive(Default)]
+/// struct Dict(Mutex<HashMap<String, Vec<u8>>>);
+///
+/// impl Dict {
+///     fn map(&self) -> cement::Result<std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>>> {
+///         self.0.lock().map_err(|_| cement::Error::Backend { backend: "dict", source: "lock poisoned".into() })
+///     }
+/// }
+///
+/// impl AsyncCacheHandler for Dict {
+///     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, cement::Result<Option<Vec<u8>>>> {
+///         Box::pin(async move { Ok(self.map()?.get(key).cloned()) })
+///     }
+///     fn set<'a>(&'a self, key: &'a str, value: &'a [u8], _ttl: Option<Duration>) -> BoxFuture<'a, cement::Result<()>> {
+///         Box::pin(async move {
+///             self.map()?.insert(key.to_string(), value.to_vec());
+///             Ok(())
+///         })
+///     }
+///     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, cement::Result<bool>> {
+///         Box::pin(async move { Ok(self.map()?.remove(key).is_some()) })
+///     }
+///     fn purge(&self) -> BoxFuture<'_, cement::Result<()>> {
+///         Box::pin(async move {
+///             self.map()?.clear();
+///             Ok(())
+///         })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> cement::Result<()> {
+/// let cache = Cache::new("dict", Box::new(AsyncOnly(Dict::default())), "p:", None);
+/// let async_cache = AsyncCache::new(&cache);
+/// async_cache.set("k", &7).await?;
+/// assert_eq!(async_cache.get::<u32>("k").await?, Some(7));
+/// // The blocking face refuses, saying what to use instead.
+/// let err = cache.get::<u32>("k").unwrap_err();
+/// assert!(matches!(err, cement::Error::AsyncOnly { operation: "get" }));
+/// assert!(err.to_string().contains("async_cache()"));
+/// # Ok(()) }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is used as an async cache handler but does not implement `AsyncCacheHandler`",
     label = "this type needs `impl cement::cache::AsyncCacheHandler`",
@@ -228,8 +229,8 @@ pub trait AsyncCacheHandler: Send + Sync + 'static {
 
 /// An [`AsyncCacheHandler`] as a [`CacheHandler`]: what `#[cache_handler(..., async_only)]`
 /// registers, and what to box for [`Cache::new`](super::Cache::new). The async face calls the
-/// handler natively; every call of the blocking face fails with [`Error::AsyncOnly`] (see the
-/// [module docs](self) for why it is not driven on a private runtime).
+/// handler natively; every call of the blocking face fails with [`Error::AsyncOnly`] (see
+/// [`AsyncCacheHandler`] for why it is not driven on a private runtime).
 ///
 /// ```
 /// use cement::cache::{AsyncOnly, CacheHandler, MemoryCacheHandler};

@@ -161,7 +161,7 @@ impl Cache {
     /// The value under `key` as a `T`, or `None` on a miss. A stored value that cannot be read
     /// as a `T` (written as another type or by another program) is a miss, counted in
     /// [`CacheStats::decode_errors`]; with `on_decode_error = "raise"` it is an
-    /// [`Error::Codec`].
+    /// [`Error::Codec`](crate::Error::Codec).
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         self.engine.get(key)
     }
@@ -183,7 +183,7 @@ impl Cache {
     }
 
     /// Stores `value` under `key` for `ttl` (Cement's `set(key, value, time=…)`). A zero `ttl`
-    /// is an [`Error::InvalidArgument`]: use [`set`](Self::set) to store without expiry.
+    /// is an [`Error::InvalidArgument`](crate::Error::InvalidArgument): use [`set`](Self::set) to store without expiry.
     pub fn set_with_ttl<V: Serialize + ?Sized>(
         &self,
         key: &str,
@@ -195,7 +195,7 @@ impl Cache {
     }
 
     /// Stores `value` only if `key` holds nothing, atomically; `true` if it stored. Uses the
-    /// section's `expire_time`. [`Error::Unsupported`] on handlers without native `add`.
+    /// section's `expire_time`. [`Error::Unsupported`](crate::Error::Unsupported) on handlers without native `add`.
     pub fn add<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<bool> {
         self.engine.add(key, value, self.engine.default_ttl)
     }
@@ -212,7 +212,7 @@ impl Cache {
 
     /// Adds `delta` to the counter under `key` and returns the new value, atomically. A missing
     /// key starts from 0 (and gets the section's `expire_time`). Read a counter with
-    /// `get::<u64>`; `set(key, &42u64)` makes one. [`Error::Unsupported`] on handlers without
+    /// `get::<u64>`; `set(key, &42u64)` makes one. [`Error::Unsupported`](crate::Error::Unsupported) on handlers without
     /// native counters.
     pub fn incr(&self, key: &str, delta: u64) -> Result<u64> {
         self.engine
@@ -226,7 +226,7 @@ impl Cache {
     }
 
     /// Gives `key` a new TTL (`None`: never expire) without rewriting it; `true` if the key
-    /// exists. A zero TTL is an error. [`Error::Unsupported`] on handlers without native touch.
+    /// exists. A zero TTL is an error. [`Error::Unsupported`](crate::Error::Unsupported) on handlers without native touch.
     pub fn touch(&self, key: &str, ttl: Option<Duration>) -> Result<bool> {
         self.engine.touch(key, ttl)
     }

@@ -2,7 +2,7 @@
 //! stays a few lines. Not public API (`#[doc(hidden)]`); the attribute's docs are at
 //! [`cement::cached`](crate::cached).
 //!
-//! A call becomes one [`Cache::get_or_set_with`] (or [`AsyncCache::get_or_set_with`]) on the
+//! A call becomes one [`Cache::get_or_set_with`](super::Cache::get_or_set_with) (or [`AsyncCache::get_or_set_with`](super::AsyncCache::get_or_set_with)) on the
 //! key built here, so it gets the facade's prefix and key mapping, policy, breaker, stats,
 //! single-flight and lease. What the facade cannot express is handled around it:
 //!

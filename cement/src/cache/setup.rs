@@ -82,7 +82,7 @@ impl<'a> HandlerContext<'a> {
     /// The handler's section deserialized as `T`; environment values are parsed to the type
     /// each field expects, and a bad value is reported with where it came from.
     ///
-    /// The keys the cache facade reads for every handler ([`settings`](super::settings):
+    /// The keys the cache facade reads for every handler (see [`Cache`](super::Cache):
     /// `prefix`, `expire_time`, the failure policy, `log_keys`, `lease_time`) are left out, so
     /// a handler's settings type can deny unknown fields without declaring them. A handler
     /// that needs the prefix asks [`prefix`](Self::prefix).
