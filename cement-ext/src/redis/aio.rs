@@ -1,84 +1,20 @@
 //! The redis handler's async side (feature `redis-async`): [`AsyncCacheHandler`] for
-//! [`RedisCacheHandler`] on one multiplexed connection, opened lazily on the first async call:
-//! to one server a self-reconnecting `ConnectionManager` ([`Native`]), to a cluster or the
-//! sentinels' primary the connections of [`aio_topology`](super::aio_topology); see the module
-//! docs' "Async" section. A dropped future drops only its wait: the connection's driver task
-//! reads the reply and discards it, so the next caller never gets it.
+//! [`RedisCacheHandler`] on one multiplexed connection, opened lazily on the first async call
+//! (to one server a self-reconnecting `ConnectionManager`, to a cluster or the sentinels'
+//! primary the connections of [`aio_topology`](super::aio_topology)); see the module docs'
+//! "Async" section. A dropped future drops only its wait: the connection's driver task reads
+//! the reply and discards it, so the next caller never gets it.
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use cement::cache::{AsyncCacheHandler, BoxFuture, Capabilities, KeyRules};
 use cement::Result;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, RedisError};
 
 use super::aio_topology::{AsyncConn, Node};
 use super::counter::Direction;
 use super::error::{is_stale_connection, keeps_connection};
 use super::{glob_escape, set_cmd, ttl_millis, PurgeMode, RedisCacheHandler, PURGE_BATCH};
-
-/// The handler's multiplexed connection, opened on the first async call.
-pub(super) struct Native {
-    client: redis::Client,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-    /// The open connection: `None` before the first call and after `close`. Every call reads
-    /// it without taking a lock (the calls of all tasks meet here).
-    open: ArcSwapOption<ConnectionManager>,
-    /// Taken only to open the connection or to close it; `true` once closed.
-    closed: Mutex<bool>,
-}
-
-impl Native {
-    pub(super) fn new(
-        client: redis::Client,
-        connect_timeout: Duration,
-        response_timeout: Duration,
-    ) -> Self {
-        Native {
-            client,
-            connect_timeout,
-            response_timeout,
-            open: ArcSwapOption::empty(),
-            closed: Mutex::new(false),
-        }
-    }
-
-    /// The shared connection (a cheap handle on it), created on first use; `None` once closed.
-    pub(super) fn connection(&self) -> Option<std::result::Result<ConnectionManager, RedisError>> {
-        if let Some(manager) = &*self.open.load() {
-            return Some(Ok(ConnectionManager::clone(manager)));
-        }
-        let closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
-        if *closed {
-            return None;
-        }
-        // Another task may have opened it while this one waited for the lock.
-        if let Some(manager) = &*self.open.load() {
-            return Some(Ok(ConnectionManager::clone(manager)));
-        }
-        // One attempt per reconnect: a call never waits through a backoff series longer than
-        // connect_timeout; the next call tries again.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(Some(self.response_timeout))
-            .set_number_of_retries(0);
-        Some(
-            ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-                .inspect(|manager| self.open.store(Some(Arc::new(manager.clone())))),
-        )
-    }
-
-    /// Drops the connection (its driver task ends with it once the calls in flight are done);
-    /// later calls are refused.
-    pub(super) fn close(&self) {
-        let mut closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
-        *closed = true;
-        self.open.store(None);
-    }
-}
 
 /// One request on the multiplexed connection.
 enum Request<'a> {

@@ -7,22 +7,24 @@
 //! discarded by the connection's driver task, so a cancelled call never leaves a reply for the
 //! next caller.
 //!
-//! The handler's async operations ([`aio`](super::aio)) run on an [`AsyncConn`] whatever it
+//! The handler's async operations (the `aio` module) run on an [`AsyncConn`] whatever it
 //! leads to; the few commands that differ on a cluster (a batch with a TTL, `SCAN` per
 //! primary) are here.
 
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use futures_util::lock::Mutex as AsyncMutex;
-use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
-use super::aio::Native;
 use super::cluster::parse_primaries;
 use super::sentinel::Sentinels;
 use super::set_cmd;
@@ -425,6 +427,67 @@ impl<C: Clone> Lazy<C> {
 
     fn close(&self) {
         self.lock().conn = Slot::Closed;
+    }
+}
+
+/// The handler's multiplexed connection, opened on the first async call.
+pub(super) struct Native {
+    client: redis::Client,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    /// The open connection: `None` before the first call and after `close`. Every call reads
+    /// it without taking a lock (the calls of all tasks meet here).
+    open: ArcSwapOption<ConnectionManager>,
+    /// Taken only to open the connection or to close it; `true` once closed.
+    closed: Mutex<bool>,
+}
+
+impl Native {
+    pub(super) fn new(
+        client: redis::Client,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+    ) -> Self {
+        Native {
+            client,
+            connect_timeout,
+            response_timeout,
+            open: ArcSwapOption::empty(),
+            closed: Mutex::new(false),
+        }
+    }
+
+    /// The shared connection (a cheap handle on it), created on first use; `None` once closed.
+    pub(super) fn connection(&self) -> Option<std::result::Result<ConnectionManager, RedisError>> {
+        if let Some(manager) = &*self.open.load() {
+            return Some(Ok(ConnectionManager::clone(manager)));
+        }
+        let closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        if *closed {
+            return None;
+        }
+        // Another task may have opened it while this one waited for the lock.
+        if let Some(manager) = &*self.open.load() {
+            return Some(Ok(ConnectionManager::clone(manager)));
+        }
+        // One attempt per reconnect: a call never waits through a backoff series longer than
+        // connect_timeout; the next call tries again.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.response_timeout))
+            .set_number_of_retries(0);
+        Some(
+            ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+                .inspect(|manager| self.open.store(Some(Arc::new(manager.clone())))),
+        )
+    }
+
+    /// Drops the connection (its driver task ends with it once the calls in flight are done);
+    /// later calls are refused.
+    pub(super) fn close(&self) {
+        let mut closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        *closed = true;
+        self.open.store(None);
     }
 }
 
