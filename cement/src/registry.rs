@@ -53,13 +53,30 @@ impl HandlerRegistration {
         extension: Option<&'static str>,
         config_defaults: Option<fn() -> Config>,
     ) -> Self {
+        Self::cache_built_by(
+            label,
+            type_name,
+            extension,
+            config_defaults,
+            build_cache::<T>,
+        )
+    }
+
+    /// A cache handler registration whose handler `build` makes.
+    const fn cache_built_by(
+        label: &'static str,
+        type_name: &'static str,
+        extension: Option<&'static str>,
+        config_defaults: Option<fn() -> Config>,
+        build: fn(&HandlerContext<'_>) -> Result<Box<dyn CacheHandler>>,
+    ) -> Self {
         HandlerRegistration {
             interface: "cache",
             label,
             type_name,
             extension,
             config_defaults,
-            build: build_cache::<T>,
+            build,
         }
     }
 
@@ -74,14 +91,13 @@ impl HandlerRegistration {
         extension: Option<&'static str>,
         config_defaults: Option<fn() -> Config>,
     ) -> Self {
-        HandlerRegistration {
-            interface: "cache",
+        Self::cache_built_by(
             label,
             type_name,
             extension,
             config_defaults,
-            build: build_async_cache::<T>,
-        }
+            build_async_cache::<T>,
+        )
     }
 
     /// The interface, e.g. `"cache"`.
