@@ -4,7 +4,7 @@
 use cement::Error;
 use cement_ext::testing::{RedisCluster, RedisServer};
 
-use crate::{raw, support};
+use crate::{raw, support, CONFORMANCE_TIMEOUT};
 
 const PASSWORD: &str = "cl-s3cret";
 
@@ -42,8 +42,8 @@ pub(crate) fn with_a_password(cluster: &RedisCluster) {
     let app = |label: &str, password: Option<&str>| {
         let builder = support::app(label, "redis")
             .set("cache.redis", "cluster", cluster.seeds())
-            .set("cache.redis", "connect_timeout", 0.5)
-            .set("cache.redis", "response_timeout", 0.5);
+            .set("cache.redis", "connect_timeout", CONFORMANCE_TIMEOUT)
+            .set("cache.redis", "response_timeout", CONFORMANCE_TIMEOUT);
         match password {
             Some(pw) => builder.set("cache.redis", "password", pw),
             None => builder,

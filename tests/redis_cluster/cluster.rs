@@ -7,7 +7,7 @@ use cement::Error;
 use cement_ext::testing::RedisCluster;
 
 use crate::support;
-use crate::{cache_with, cluster_settings, failed_during_failover, keys_per_primary, raw};
+use crate::{cache_with, cluster_settings, failed_during_failover, keys_per_primary, patient, raw};
 
 /// One 3-primary cluster for all the steps that leave it intact (starting a cluster costs
 /// seconds); each step works under its own prefix.
@@ -17,7 +17,10 @@ fn a_three_primary_cluster() {
     let seeds = cluster.seeds();
 
     // The conformance suite, on the handler and through an app.
-    cement::testing::conformance::run_all(&cache_with(cluster_settings(seeds.clone(), "conf:")));
+    cement::testing::conformance::run_all(&cache_with(patient(cluster_settings(
+        seeds.clone(),
+        "conf:",
+    ))));
     let app = support::app("rdc_conf", "redis")
         .set("cache.redis", "cluster", seeds.clone())
         .setup()

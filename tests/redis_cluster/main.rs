@@ -37,6 +37,20 @@ fn cluster_settings(seeds: Vec<String>, prefix: &str) -> RedisSettings {
     }
 }
 
+/// How long a conformance run's calls may wait for a reply: long enough that a loaded
+/// 2-core host never turns a slow reply into a conformance failure (the failover tests keep
+/// their short timeouts, which they measure).
+const CONFORMANCE_TIMEOUT: f64 = 5.0;
+
+/// `settings` with [`CONFORMANCE_TIMEOUT`] for connecting and for each reply.
+fn patient(settings: RedisSettings) -> RedisSettings {
+    RedisSettings {
+        connect_timeout: CONFORMANCE_TIMEOUT,
+        response_timeout: CONFORMANCE_TIMEOUT,
+        ..settings
+    }
+}
+
 fn cache_with(settings: RedisSettings) -> Cache {
     let prefix = settings.prefix.clone();
     let handler = RedisCacheHandler::new(settings).expect("valid settings");

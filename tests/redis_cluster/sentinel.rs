@@ -7,7 +7,7 @@ use cement::Error;
 use cement_ext::redis::RedisSettings;
 use cement_ext::testing::RedisSentinels;
 
-use crate::{cache_with, raw, support};
+use crate::{cache_with, patient, raw, support, CONFORMANCE_TIMEOUT};
 
 #[test]
 fn the_handler_follows_a_failover() {
@@ -51,8 +51,8 @@ fn the_handler_follows_a_failover() {
         support::app(label, "redis")
             .set("cache.redis", "sentinels", seeds.clone())
             .set("cache.redis", "sentinel_master", RedisSentinels::MASTER)
-            .set("cache.redis", "connect_timeout", 0.5)
-            .set("cache.redis", "response_timeout", 0.5)
+            .set("cache.redis", "connect_timeout", CONFORMANCE_TIMEOUT)
+            .set("cache.redis", "response_timeout", CONFORMANCE_TIMEOUT)
             .setup()
             .unwrap()
     };
@@ -161,7 +161,7 @@ fn the_handler_follows_a_failover() {
     let text = format!("{err} {err:?}");
     assert!(matches!(err, Error::Backend { .. }), "{err:?}");
     assert!(text.contains("[cache.redis] password"), "{text}");
-    let authed = cache_with(settings(Some(PASSWORD)));
+    let authed = cache_with(patient(settings(Some(PASSWORD))));
     cement::testing::conformance::run_all(&authed);
     assert!(!format!("{authed:?}").contains(PASSWORD));
     let app = support::app("rdsa_auth", "redis")

@@ -12,7 +12,9 @@ use cement::Error;
 use cement_ext::redis::RedisSettings;
 use cement_ext::testing::{RedisCluster, RedisSentinels, TlsFiles};
 
-use crate::{cache_with, cluster_settings, keys_per_primary, support};
+use crate::{
+    cache_with, cluster_settings, keys_per_primary, patient, support, CONFORMANCE_TIMEOUT,
+};
 
 #[test]
 fn a_tls_cluster() {
@@ -22,11 +24,11 @@ fn a_tls_cluster() {
     let ca = files.ca();
 
     // tls = true with host:port seeds: the sync conformance suite.
-    let cache = cache_with(RedisSettings {
+    let cache = cache_with(patient(RedisSettings {
         tls: true,
         tls_ca_file: Some(ca.clone()),
         ..cluster_settings(seeds.clone(), "tls:")
-    });
+    }));
     cement::testing::conformance::run_all(&cache);
 
     // 1,000 keys in one batch reach all three primaries: the redirections and the slot map
@@ -48,8 +50,8 @@ fn a_tls_cluster() {
         support::app(label, "redis")
             .set("cache.redis", "cluster", urls.clone())
             .set("cache.redis", "tls_ca_file", ca.display().to_string())
-            .set("cache.redis", "connect_timeout", 0.5)
-            .set("cache.redis", "response_timeout", 0.5)
+            .set("cache.redis", "connect_timeout", CONFORMANCE_TIMEOUT)
+            .set("cache.redis", "response_timeout", CONFORMANCE_TIMEOUT)
             .setup()
             .unwrap()
     };
@@ -98,7 +100,7 @@ fn tls_behind_sentinel() {
     };
 
     // tls = true with host:port sentinels: the sentinels and the primary they name over TLS.
-    let cache = cache_with(settings(seeds.clone(), Some(files.ca())));
+    let cache = cache_with(patient(settings(seeds.clone(), Some(files.ca()))));
     cement::testing::conformance::run_all(&cache);
     cache.set("k", &7u8).unwrap();
     let stored: Option<Vec<u8>> = redis::cmd("GET")
