@@ -185,7 +185,9 @@ mod config;
 mod error;
 mod open;
 mod pool;
+mod read_cache;
 mod sql;
+mod wal_index;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -201,15 +203,17 @@ use cement::registry::HandlerContext;
 use cement::{Error, Result};
 
 pub use config::{
-    default_path, defaults, Eviction, MaxEntries, MaxSize, PoolSize, SqliteSettings, Synchronous,
-    DEFAULT_MAX_SIZE, FILE_NAME, SECTION,
+    default_path, defaults, Eviction, MaxEntries, MaxSize, PoolSize, ReadCacheSize, SqliteSettings,
+    Synchronous, DEFAULT_MAX_SIZE, DEFAULT_READ_CACHE_SIZE, FILE_NAME, SECTION,
 };
 
 use error::{classify, code, BACKEND};
 use pool::{CheckoutError, Pool};
+use read_cache::{Lookup, ReadCache};
 use sql::{
     evict_sql, CULL_EXPIRED, CULL_LIMIT, DELETE, EXISTS, FIND, FIND_COUNTER, FIND_WITH_STATE, GET,
-    GET_TOUCHING, INSERT, RESTAMP, REWRITE, STATE, STORED_WINDOW_US, TOTALS, TOUCH,
+    GET_TOUCHING, GET_WITH_EXPIRY, INSERT, RESTAMP, REWRITE, STATE, STORED_WINDOW_US, TOTALS,
+    TOUCH,
 };
 
 cement::register_extension!(
@@ -230,6 +234,9 @@ pub struct SqliteCacheHandler {
     max_entries: i64,
     eviction: Eviction,
     busy_timeout: Duration,
+    /// The in-process copy of recent reads; `None` when off (`read_cache_size = 0`,
+    /// `least-recently-used`, or not a Unix system).
+    read_cache: Option<ReadCache>,
 }
 
 impl fmt::Debug for SqliteCacheHandler {
@@ -242,6 +249,7 @@ impl fmt::Debug for SqliteCacheHandler {
             .field("eviction", &self.eviction)
             .field("busy_timeout", &self.busy_timeout)
             .field("pool_size", &self.pool.size())
+            .field("read_cache", &self.read_cache.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -281,8 +289,19 @@ impl SqliteCacheHandler {
             usize::try_from(settings.pool_size).unwrap_or(usize::MAX),
             first,
         );
+        let read_cache = (cfg!(unix)
+            && settings.read_cache_size > 0
+            && settings.eviction != Eviction::LeastRecentlyUsed)
+            .then(|| {
+                ReadCache::new(
+                    &resolved.path,
+                    resolved.busy_timeout,
+                    usize::try_from(settings.read_cache_size).unwrap_or(usize::MAX),
+                )
+            });
         Ok(SqliteCacheHandler {
             pool,
+            read_cache,
             path: resolved.path,
             prefix: settings.prefix,
             max_size: i64::try_from(settings.max_size).unwrap_or(i64::MAX),
@@ -302,6 +321,31 @@ impl SqliteCacheHandler {
     /// The prefix `purge` removes keys under.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// How many `get`s (and `exists`) the read cache answered without reading the file, since
+    /// the handler was made: the copy at work. Always 0 when it is off (`read_cache_size = 0`,
+    /// or `eviction = "least-recently-used"`).
+    ///
+    /// ```
+    /// use cement::cache::CacheHandler;
+    /// use cement_ext::sqlite::{SqliteCacheHandler, SqliteSettings};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("cement-sqlite-hits-{}", std::process::id()));
+    /// let handler = SqliteCacheHandler::new(SqliteSettings {
+    ///     path: Some(dir.join("cache.sqlite3")),
+    ///     ..Default::default()
+    /// })?;
+    /// handler.set("k", b"v", None)?;
+    /// assert_eq!(handler.get("k")?.as_deref(), Some(&b"v"[..])); // read from the file
+    /// assert_eq!(handler.get("k")?.as_deref(), Some(&b"v"[..])); // from the copy
+    /// # #[cfg(unix)]
+    /// assert_eq!(handler.read_cache_hits(), 1);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), cement::Error>(())
+    /// ```
+    pub fn read_cache_hits(&self) -> u64 {
+        self.read_cache.as_ref().map_or(0, ReadCache::hits)
     }
 
     /// How many entries the file holds and their size in bytes (keys plus values), expired
@@ -512,6 +556,52 @@ impl SqliteCacheHandler {
         }
     }
 
+    /// `get_with` through the read cache: a live copy if the file is unchanged, else the SQL
+    /// read, whose result the copy keeps (see [`ReadCache::offer`] for why that is right).
+    fn get_through(
+        &self,
+        copy: &ReadCache,
+        key: &str,
+        visit: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool> {
+        let now = Now::ms();
+        let mut ticket = match copy.lookup(key, now) {
+            Lookup::Hit(Some(value)) => {
+                visit(&value);
+                return Ok(true);
+            }
+            Lookup::Hit(None) => return Ok(false),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let found = self.run(|conn| {
+            conn.prepare_cached(GET_WITH_EXPIRY)?
+                .query_row(params![key.as_bytes(), now], |row| {
+                    let expire: Option<i64> = row.get(1)?;
+                    match row.get_ref(0)? {
+                        ValueRef::Blob(value) => {
+                            if let Some(ticket) = ticket.take() {
+                                copy.offer(ticket, key, Some((value, expire)));
+                            }
+                            visit(value);
+                            Ok(())
+                        }
+                        other => Err(rusqlite::Error::InvalidColumnType(
+                            0,
+                            "value".into(),
+                            other.data_type(),
+                        )),
+                    }
+                })
+                .optional()
+        })?;
+        if found.is_none() {
+            if let Some(ticket) = ticket {
+                copy.offer(ticket, key, None);
+            }
+        }
+        Ok(found.is_some())
+    }
+
     /// One counter step: `f` maps the current value (0 when absent) to the new one.
     fn step(
         &self,
@@ -689,6 +779,9 @@ impl CacheHandler for SqliteCacheHandler {
                 )),
             }
         };
+        if let Some(copy) = &self.read_cache {
+            return self.get_through(copy, key, visit);
+        }
         self.run(|conn| match self.eviction {
             Eviction::LeastRecentlyUsed => {
                 let now = Now::get();
@@ -830,6 +923,9 @@ impl CacheHandler for SqliteCacheHandler {
 
     fn close(&self) -> Result<()> {
         self.pool.close_idle();
+        if let Some(copy) = &self.read_cache {
+            copy.close();
+        }
         Ok(())
     }
 
@@ -889,6 +985,11 @@ impl CacheHandler for SqliteCacheHandler {
 
     fn exists(&self, key: &str) -> Result<bool> {
         let now = Now::get();
+        if let Some(copy) = &self.read_cache {
+            if let Lookup::Hit(value) = copy.lookup(key, now.ms) {
+                return Ok(value.is_some());
+            }
+        }
         self.run(|conn| {
             Ok(conn
                 .prepare_cached(EXISTS)?
