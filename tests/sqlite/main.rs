@@ -12,6 +12,7 @@ mod support;
 mod conformance;
 mod errors;
 mod processes;
+mod read_cache;
 
 use support::sqlite::cache;
 
@@ -24,6 +25,21 @@ fn spawn(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
     cmd.args(["child", "--exact", "--nocapture", "--test-threads=1", "-q"])
         .env(ROLE, role)
         .env("CHILD_DB", db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.spawn().expect("start a child process")
+}
+
+/// [`spawn`], with a pipe to the child's stdin, for a child that takes commands.
+fn spawn_interactive(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
+    cmd.args(["child", "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .env(ROLE, role)
+        .env("CHILD_DB", db)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (key, value) in env {
@@ -164,6 +180,17 @@ fn child() {
                     .display()
             );
             app.close().unwrap();
+        }
+        "mutator" => {
+            // Runs the commands of `read_cache::apply` read from stdin, "ack" after each.
+            let handler = support::sqlite::handler_with(cement_ext::sqlite::SqliteSettings {
+                max_size: num("MAX_SIZE"),
+                ..support::sqlite::settings(&db, "rc:")
+            });
+            for line in std::io::stdin().lines() {
+                read_cache::apply(&handler, line.unwrap().trim_end());
+                println!("ack");
+            }
         }
         other => panic!("unknown child role {other:?}"),
     }
