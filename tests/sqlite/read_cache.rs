@@ -348,3 +348,42 @@ fn close_drops_the_copy_and_a_later_get_pins_again() {
     third.set("rc:k", b"4", None).unwrap();
     assert_eq!(this.get("rc:k").unwrap().as_deref(), Some(&b"4"[..]));
 }
+
+/// The one way to write without the shared `-shm` file, `PRAGMA locking_mode = EXCLUSIVE`
+/// (SQLite keeps the WAL index in private memory then), needs an exclusive lock on the file,
+/// which it cannot get while this handler has the file open: its write fails, and what the
+/// copy holds stays the file's state.
+#[test]
+fn an_exclusive_mode_writer_cannot_write_under_the_copy() {
+    let dir = TempDir::new("rc-exclusive");
+    let this = handler_with(settings(&dir.db(), PREFIX));
+    this.set("rc:k", b"1", None).unwrap();
+    for _ in 0..2 {
+        assert_eq!(this.get("rc:k").unwrap().as_deref(), Some(&b"1"[..]));
+    }
+    let foreign = rusqlite::Connection::open(dir.db()).unwrap();
+    foreign.busy_timeout(Duration::from_millis(200)).unwrap();
+    let mode: String = foreign
+        .query_row("PRAGMA locking_mode = EXCLUSIVE", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "exclusive");
+    let write = foreign.execute(
+        "UPDATE cement_cache SET value = x'32' WHERE key = CAST('rc:k' AS BLOB)",
+        [],
+    );
+    assert!(
+        matches!(&write, Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)),
+        "{write:?}"
+    );
+    drop(foreign);
+    assert_eq!(this.get("rc:k").unwrap().as_deref(), Some(&b"1"[..]));
+    let file: Vec<u8> = rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .query_row(
+            "SELECT value FROM cement_cache WHERE key = CAST('rc:k' AS BLOB)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(file, b"1");
+}

@@ -63,6 +63,7 @@
 //! | `busy_timeout` | `10.0` | seconds a write waits for another process's write lock (and a call for a free pooled connection) before [`Error::Timeout`]. More than 0, at most 86400 |
 //! | `pool_size` | `4` | most connections open at once in this process; more threads wait (up to `busy_timeout`). 1 to 1024 |
 //! | `synchronous` | `"normal"` | `"normal"`: a write that returned survives the process being killed (the last ones may be lost on power loss, never the file); `"full"`: synced to disk before returning, slower |
+//! | `read_cache_size` | `4194304` (4 MiB) | most bytes (keys + values + 64 per entry) of the [read cache](#the-read-cache): recent reads served again from this process while the file is unchanged. `0` turns it off; not used under `least-recently-used` |
 //!
 //! Durations are seconds and may be fractional (`0.25`). Environment variables follow
 //! Cement's naming, `<APP>_CACHE_SQLITE_<KEY>` (`MYAPP_CACHE_SQLITE_PATH=/tmp/c.sqlite3`).
@@ -120,6 +121,41 @@
 //! (`benches/README.md`, sqlite). `least-recently-used` stays exact: every hit and every write
 //! records its time.
 //!
+//! # The read cache
+//!
+//! A `get` of a key read before is served from an in-process copy (values, and misses too)
+//! as long as the file has not changed since: every `get` (and `exists`) first reads SQLite's
+//! WAL-index header, the first 96 bytes of the `<file>-shm` file, which every commit to the
+//! file rewrites, by any connection of any process (SQLite's documented, version-independent
+//! format: <https://www.sqlite.org/walformat.html>). Equal bytes mean no commit since; other
+//! bytes clear the whole copy before the `get` goes on. So a `get` never returns a state
+//! older than the file's state when it started, whoever wrote last, and an expired entry is
+//! never returned (the copy keeps each row's expiry and checks it against the clock). A hit
+//! costs one `pread` and a hash lookup instead of an SQLite read transaction, about a quarter
+//! of its time (`benches/README.md`, sqlite); this handler's own writes commit, so they too
+//! clear the copy: it pays off for reads that repeat between writes, the common case of a
+//! CLI run over a warm cache.
+//!
+//! * **Size**: `read_cache_size` bytes (4 MiB by default), counted as key + value + 64 bytes
+//!   per entry; past it, the oldest copies go first, and a value larger than the whole
+//!   budget is never copied. `0` turns the copy off.
+//! * **Not under `least-recently-used`**: there every hit must record its time in the file.
+//! * **What it holds open**: while in use (from the first `get`), one idle connection of its
+//!   own, which keeps the `-shm` file the one SQLite uses (SQLite removes it when the last
+//!   connection closes), and a read-only descriptor of the `-shm` file, kept until the process
+//!   exits (closing it would drop SQLite's own locks on the file in this process; one per
+//!   file, shared by the handlers on it). [`close`](CacheHandler::close) drops the copy and
+//!   the connection; the next `get` opens them again.
+//! * **What defeats it**: a program that writes without the shared `-shm` file. The one way
+//!   SQLite offers, `PRAGMA locking_mode = EXCLUSIVE` (the WAL index is then kept in that
+//!   process's private memory), needs an exclusive lock on the file, which it cannot get while
+//!   this handler has the file open (its write fails with "database is locked"; tested); a
+//!   program that bypasses SQLite's locking (the `unix-none` VFS, `nolock=1`) corrupts
+//!   readers of any kind and is not seen by the copy either. Anything unexpected in the
+//!   `-shm` file (missing, short, a header that does not validate twice in a row) makes that
+//!   `get` read the file instead. Unix only (elsewhere every `get` reads the file).
+//! * [`read_cache_hits`](SqliteCacheHandler::read_cache_hits) counts the `get`s it served.
+//!
 //! # Atomic operations
 //!
 //! The handler declares [`Capabilities::ALL`]: `add`, `incr`, `decr` and `touch` are native and
@@ -151,7 +187,7 @@
 //! | `add(key, value, ttl)` | a read of the key's row, then an insert or an update of an expired row, in one `BEGIN IMMEDIATE` transaction | stores only if the key is absent (an expired key is absent); `true` if it stored. Of many concurrent adds, one wins |
 //! | `incr(key, delta)` / `decr(key, delta)` | read, compute, write in one `BEGIN IMMEDIATE` transaction | unsigned 64-bit counters stored as ASCII decimal digits (`set(key, &41u64)` makes one; read one with `get::<u64>`). A missing key starts from 0 and gets the TTL; an existing one keeps its expiry. `decr` stops at 0; an `incr` past `u64::MAX`, or a value that is not a counter, is [`Error::InvalidArgument`] and leaves the value as it was |
 //! | `touch(key, ttl)` | one `UPDATE` of the expiry | a new TTL (`None`: never) without rewriting the value; `true` if the key exists |
-//! | `exists(key)` | one `SELECT` | whether the key holds an unexpired value |
+//! | `exists(key)` | the read cache, else one `SELECT` | whether the key holds an unexpired value |
 //!
 //! `set_many` and `delete_many` are one transaction each.
 //!
@@ -179,7 +215,10 @@
 //! process reads what the first wrote, 8 processes × 1000 `incr` make exactly 8000, 8 processes
 //! of mixed writes on their own keys lose nothing, of 8 concurrent `add`s exactly one wins,
 //! `max_size` holds under 50 MB of writes, and a writer killed with `SIGKILL` in a loop leaves
-//! every acknowledged value readable; and each setup error by its message.
+//! every acknowledged value readable; and each setup error by its message. The read cache is
+//! tested against another handler and another process changing the file (300 rounds each,
+//! the next `get` seeing every change), a cull by another process, TTLs, its budget, readers
+//! in threads, and an exclusive-mode writer.
 
 mod config;
 mod error;
