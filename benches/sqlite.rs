@@ -425,6 +425,47 @@ fn interleaved() {
     }
     lru_get();
     anchor_shape();
+    threaded_get();
+}
+
+/// `get` from 4 threads at once (the read cache's mutex shared, the pool's 4 connections),
+/// copy on and off in turn: 20 rounds of 4 threads × 2,000 gets over the anchor's 1,000 keys;
+/// the median wall time per get (all threads together).
+fn threaded_get() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 2000;
+    let f = Fixture::new();
+    let keys: Vec<String> = (0..1000).map(|i| format!("user:{i}:profile")).collect();
+    for key in &keys {
+        f.app.cache().set(key, &value()).unwrap();
+    }
+    let caches = [f.app.cache().clone(), f.app_off.cache().clone()];
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..20 {
+        for i in 0..2 {
+            let v = (i + round) % 2;
+            let cache = &caches[v];
+            let started = Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..THREADS {
+                    let keys = &keys;
+                    s.spawn(move || {
+                        for n in 0..PER_THREAD {
+                            let key = &keys[(n * 7 + t * 131) % keys.len()];
+                            black_box(cache.get::<String>(key).unwrap());
+                        }
+                    });
+                }
+            });
+            times[v].push(started.elapsed().as_secs_f64() * 1e6 / (THREADS * PER_THREAD) as f64);
+        }
+    }
+    let [on, off] = times.map(|mut t| median(&mut t));
+    println!(
+        "\nsqlite, {THREADS} threads at once (20 rounds of {THREADS} × {PER_THREAD} gets, 1,000 keys; \
+         median wall µs per get):\n  get      cache {on:.2} µs   cache (copy off) {off:.2} µs ({:.2}×)",
+        off / on
+    );
 }
 
 /// `ROUNDS` rounds of `BATCH` calls of each variant in rotating order; prints the medians per

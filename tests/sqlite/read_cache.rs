@@ -59,8 +59,9 @@ fn command(round: usize, expected: &mut BTreeMap<&'static str, String>) -> Strin
 }
 
 /// `rounds` rounds of: the other side changes the file (`mutate`), then this handler reads
-/// every key twice, and must see the new state both times; the second read of each key is a
-/// hit of the copy (nothing changed the file in between), so the hits are exactly counted.
+/// every key twice (and `exists`, and all with `get_many`), and must see the new state each
+/// time; every read of a key after its first is a hit of the copy (nothing changed the file
+/// in between), so the hits are exactly counted.
 fn changes_are_seen(this: &SqliteCacheHandler, rounds: usize, mut mutate: impl FnMut(&str)) {
     let mut expected = BTreeMap::new();
     let hits_before = this.read_cache_hits();
@@ -81,11 +82,21 @@ fn changes_are_seen(this: &SqliteCacheHandler, rounds: usize, mut mutate: impl F
                 "round {round}, exists {key}"
             );
         }
+        let want: Vec<Option<Vec<u8>>> = KEYS
+            .iter()
+            .map(|key| expected.get(key).map(|v| v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(
+            this.get_many(&KEYS).unwrap(),
+            want,
+            "round {round}, get_many"
+        );
     }
-    // per round and key: the second get and the exists (the first get copied the key)
+    // per round and key: the second get, the exists and the get_many (the first get copied
+    // the key)
     assert_eq!(
         this.read_cache_hits() - hits_before,
-        (2 * KEYS.len() * rounds) as u64,
+        (3 * KEYS.len() * rounds) as u64,
         "hits served from the copy"
     );
 }

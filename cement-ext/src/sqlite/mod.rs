@@ -909,8 +909,10 @@ impl CacheHandler for SqliteCacheHandler {
         })
     }
 
+    /// One `get` per key when the read cache is on (each a hit, or an SQL read that the copy
+    /// keeps) or under `least-recently-used`; otherwise one pooled connection for all.
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
-        if self.eviction == Eviction::LeastRecentlyUsed {
+        if self.read_cache.is_some() || self.eviction == Eviction::LeastRecentlyUsed {
             return keys.iter().map(|key| self.get(key)).collect();
         }
         let now = Now::get();
