@@ -64,6 +64,10 @@ fn command(round: usize, expected: &mut BTreeMap<&'static str, String>) -> Strin
 /// in between), so the hits are exactly counted.
 fn changes_are_seen(this: &SqliteCacheHandler, rounds: usize, mut mutate: impl FnMut(&str)) {
     let mut expected = BTreeMap::new();
+    // the copy starts at a handler's second read
+    for _ in 0..2 {
+        this.get("rc:warm-up").unwrap();
+    }
     let hits_before = this.read_cache_hits();
     for round in 0..rounds {
         mutate(&command(round, &mut expected));
@@ -160,7 +164,8 @@ fn a_max_size_cull_by_another_process_is_seen() {
     let this = handler_with(settings(&dir.db(), PREFIX));
     this.set("rc:victim", b"the oldest entry", None).unwrap();
     let mut mutator = Mutator::start(&dir.db(), 64 * 1024);
-    for _ in 0..2 {
+    // (the copy starts at a handler's second read)
+    for _ in 0..3 {
         assert_eq!(
             this.get("rc:victim").unwrap().as_deref(),
             Some(&b"the oldest entry"[..])
@@ -217,8 +222,8 @@ fn ttls_are_honoured_from_the_copy() {
     }
     assert_eq!(
         this.read_cache_hits(),
-        served_live.saturating_sub(1),
-        "every live read but the first was a hit"
+        served_live.saturating_sub(2),
+        "every live read but the first two was a hit (the copy starts at the second read)"
     );
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(this.get("rc:t").unwrap(), None, "still gone");
@@ -355,7 +360,8 @@ fn close_drops_the_copy_and_a_later_get_pins_again() {
     for _ in 0..3 {
         assert_eq!(this.get("rc:k").unwrap().as_deref(), Some(&b"3"[..]));
     }
-    assert_eq!(this.read_cache_hits() - before, 2);
+    // after close, as at first, the copy starts at the second read
+    assert_eq!(this.read_cache_hits() - before, 1);
     third.set("rc:k", b"4", None).unwrap();
     assert_eq!(this.get("rc:k").unwrap().as_deref(), Some(&b"4"[..]));
 }

@@ -140,8 +140,8 @@
 //!   per entry; past it, the oldest copies go first, and a value larger than the whole
 //!   budget is never copied. `0` turns the copy off.
 //! * **Not under `least-recently-used`**: there every hit must record its time in the file.
-//! * **What it holds open**: while in use (from the first `get`), one idle connection of its
-//!   own, which keeps the `-shm` file the one SQLite uses (SQLite removes it when the last
+//! * **What it holds open**: while in use (from the second `get` of the handler on: a
+//!   process that reads once does not pay for it), one idle connection of its own, which keeps the `-shm` file the one SQLite uses (SQLite removes it when the last
 //!   connection closes), and a read-only descriptor of the `-shm` file, kept until the process
 //!   exits (closing it would drop SQLite's own locks on the file in this process; one per
 //!   file, shared by the handlers on it). [`close`](CacheHandler::close) drops the copy and
@@ -376,7 +376,10 @@ impl SqliteCacheHandler {
     ///     ..Default::default()
     /// })?;
     /// handler.set("k", b"v", None)?;
-    /// assert_eq!(handler.get("k")?.as_deref(), Some(&b"v"[..])); // read from the file
+    /// for _ in 0..2 {
+    ///     // read from the file (the copy starts at the second get)
+    ///     assert_eq!(handler.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// }
     /// assert_eq!(handler.get("k")?.as_deref(), Some(&b"v"[..])); // from the copy
     /// # #[cfg(unix)]
     /// assert_eq!(handler.read_cache_hits(), 1);

@@ -52,8 +52,12 @@ struct Entry {
 }
 
 enum Link {
-    /// Not pinned yet, or unpinned by `close`: the next lookup pins.
+    /// Not pinned yet, or unpinned by `close`. The first lookup only moves to
+    /// [`Link::Wanted`]: a process that reads once (a CLI run) never pays for the pin, a
+    /// connection more to open, and a first read is a miss anyway.
     Unpinned,
+    /// Read once: the next lookup pins.
+    Wanted,
     /// Pinned: `pin` counts the pins, so that a lookup that read the header under an older
     /// one is not trusted.
     Pinned {
@@ -123,8 +127,13 @@ impl ReadCache {
         // the file of the current pin.
         let (wal, pin) = {
             let mut state = self.lock();
-            if matches!(state.link, Link::Unpinned) {
-                self.pin(&mut state);
+            match state.link {
+                Link::Unpinned => {
+                    state.link = Link::Wanted;
+                    return Lookup::Miss(None);
+                }
+                Link::Wanted => self.pin(&mut state),
+                Link::Pinned { .. } | Link::Off => {}
             }
             match &state.link {
                 Link::Pinned { wal, pin, .. } => (*wal, *pin),
