@@ -150,9 +150,11 @@ impl ReadCache {
             return Lookup::Miss(None);
         }
         if state.token != Some(token) {
-            // A commit since the entries were copied (or a header read by a slower thread
-            // before the current one: adopting it only clears entries that the next read
-            // would clear anyway).
+            // A commit since the entries were copied. (Or an older header, read by a thread
+            // that was slower to get here than one with a newer header: adopting it costs the
+            // entries copied under the newer one, never correctness, since an entry is served
+            // only to a read of the very header it is filed under, and every read's header
+            // was current during its own call.)
             state.entries.clear();
             state.order.clear();
             state.bytes = 0;

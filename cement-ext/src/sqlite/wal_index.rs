@@ -54,6 +54,7 @@ pub(crate) type Token = [u8; HEADER_LEN];
 /// byte-equal, `isInit` 1, `iVersion` 3007000 and `aCksum` the checksum of the first 40
 /// bytes. Anything else (a writer between the two copies, a file being initialised, another
 /// layout) is `None`.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) fn validate(bytes: &[u8; 2 * HEADER_LEN]) -> Option<Token> {
     let (first, second) = bytes.split_at(HEADER_LEN);
     if first != second {
@@ -74,6 +75,7 @@ pub(crate) fn validate(bytes: &[u8; 2 * HEADER_LEN]) -> Option<Token> {
 
 /// `walChecksumBytes` in native byte order from a zero start: pairs of u32 words, each sum
 /// feeding the other. `bytes.len()` is a multiple of 8.
+#[cfg_attr(not(unix), allow(dead_code))]
 fn checksum(bytes: &[u8]) -> (u32, u32) {
     let (mut s1, mut s2) = (0u32, 0u32);
     for pair in bytes.chunks_exact(8) {
