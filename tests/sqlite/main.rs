@@ -19,8 +19,9 @@ use support::sqlite::cache;
 /// The variable that makes a copy of this binary a child process.
 const ROLE: &str = "CEMENT_SQLITE_CHILD";
 
-/// Starts a copy of this test binary that runs only [`child`], with `role` and `env`.
-fn spawn(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
+/// A copy of this test binary that runs only [`child`], with `role` and `env`, its stdout
+/// piped.
+fn child_command(role: &str, db: &Path, env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
     cmd.args(["child", "--exact", "--nocapture", "--test-threads=1", "-q"])
         .env(ROLE, role)
@@ -30,22 +31,22 @@ fn spawn(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
     for (key, value) in env {
         cmd.env(key, value);
     }
-    cmd.spawn().expect("start a child process")
+    cmd
+}
+
+/// Starts a copy of this test binary that runs only [`child`], with `role` and `env`.
+fn spawn(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
+    child_command(role, db, env)
+        .spawn()
+        .expect("start a child process")
 }
 
 /// [`spawn`], with a pipe to the child's stdin, for a child that takes commands.
 fn spawn_interactive(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
-    cmd.args(["child", "--exact", "--nocapture", "--test-threads=1", "-q"])
-        .env(ROLE, role)
-        .env("CHILD_DB", db)
+    child_command(role, db, env)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    cmd.spawn().expect("start a child process")
+        .spawn()
+        .expect("start a child process")
 }
 
 /// Waits for `child` and returns the lines it printed that start with `"result "`, without

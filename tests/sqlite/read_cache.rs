@@ -105,11 +105,17 @@ fn changes_are_seen(this: &SqliteCacheHandler, rounds: usize, mut mutate: impl F
     );
 }
 
-#[test]
-fn another_handler_on_the_file_is_seen_by_the_next_get() {
-    let dir = TempDir::new("rc-handler");
+/// A temp dir and two handlers on one file in it: this one, which reads, and another.
+fn two_handlers(tag: &str) -> (TempDir, SqliteCacheHandler, SqliteCacheHandler) {
+    let dir = TempDir::new(tag);
     let this = handler_with(settings(&dir.db(), PREFIX));
     let other = handler_with(settings(&dir.db(), PREFIX));
+    (dir, this, other)
+}
+
+#[test]
+fn another_handler_on_the_file_is_seen_by_the_next_get() {
+    let (_dir, this, other) = two_handlers("rc-handler");
     changes_are_seen(&this, 300, |cmd| apply(&other, cmd));
 }
 
@@ -187,9 +193,7 @@ fn a_max_size_cull_by_another_process_is_seen() {
 
 #[test]
 fn ttls_are_honoured_from_the_copy() {
-    let dir = TempDir::new("rc-ttl");
-    let this = handler_with(settings(&dir.db(), PREFIX));
-    let other = handler_with(settings(&dir.db(), PREFIX));
+    let (_dir, this, other) = two_handlers("rc-ttl");
     let ttl = Duration::from_millis(1000);
     other.set("rc:forever", b"stays", None).unwrap();
     let written = Instant::now();
@@ -305,9 +309,7 @@ fn a_small_budget_keeps_the_newest_reads_and_stays_right() {
 
 #[test]
 fn threads_reading_while_another_handler_writes_never_go_back() {
-    let dir = TempDir::new("rc-threads");
-    let this = handler_with(settings(&dir.db(), PREFIX));
-    let other = handler_with(settings(&dir.db(), PREFIX));
+    let (_dir, this, other) = two_handlers("rc-threads");
     other.set("rc:n", b"0", None).unwrap();
     let done = AtomicBool::new(false);
     const LAST: u64 = 400;
