@@ -406,3 +406,26 @@ fn an_exclusive_mode_writer_cannot_write_under_the_copy() {
         .unwrap();
     assert_eq!(file, b"1");
 }
+
+/// Another process incrementing a counter while this one reads it as fast as it can (the
+/// header read while commits rewrite it): the reads never go back, and the last is the total.
+#[test]
+fn reads_racing_another_process_s_commits_never_go_back() {
+    let dir = TempDir::new("rc-race");
+    let this = handler_with(settings(&dir.db(), "proc:"));
+    this.set("proc:hits", b"0", None).unwrap();
+    let mut child = crate::spawn("incr", &dir.db(), &[("COUNT", "2000".into())]);
+    let (mut seen, mut reads) = (0u64, 0u64);
+    let read = |this: &SqliteCacheHandler| -> u64 {
+        let value = this.get("proc:hits").unwrap().expect("always set");
+        std::str::from_utf8(&value).unwrap().parse().unwrap()
+    };
+    while child.try_wait().unwrap().is_none() {
+        let n = read(&this);
+        assert!(n >= seen, "read {n} after {seen}");
+        (seen, reads) = (n, reads + 1);
+    }
+    assert_eq!(crate::results(child), ["done"]);
+    assert_eq!(read(&this), 2000, "after {reads} reads");
+    assert_eq!(read(&this), 2000);
+}
