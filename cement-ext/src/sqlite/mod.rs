@@ -218,7 +218,8 @@
 //! every acknowledged value readable; and each setup error by its message. The read cache is
 //! tested against another handler and another process changing the file (300 rounds each,
 //! the next `get` seeing every change), a cull by another process, TTLs, its budget, readers
-//! in threads, and an exclusive-mode writer.
+//! in threads and reads racing another process's commits (never going back), and an
+//! exclusive-mode writer.
 
 mod config;
 mod error;
