@@ -14,6 +14,11 @@
 //!   checkout, clock, error mapping): the handler's own overhead;
 //! * `cache`: `app.cache()`, the typed facade (key prefix + JSON codec on top).
 //!
+//! Both serve repeated `get`s from the read cache (on by default: `read_cache_size`), which
+//! answers a hit with one `pread` of SQLite's WAL-index header instead of an SQLite read;
+//! the `get` groups add the same app on the same file with it off (`copy off`:
+//! `read_cache_size = 0`), whose every `get` runs raw's statement.
+//!
 //! After the criterion groups, the bench prints interleaved comparisons (the three variants in
 //! rotating order, many rounds, the ratio of the medians to `raw`), which a busy machine
 //! disturbs less than criterion's one-after-the-other rows. Skipped with `--test` / `--list`.
@@ -234,6 +239,9 @@ fn raw_incr(conn: &mut Connection, key: &str) -> u64 {
 
 struct Fixture {
     app: cement::Application,
+    /// The same app on the same file with the read cache off (`read_cache_size = 0`): every
+    /// `get` is an SQLite read.
+    app_off: cement::Application,
     raw: Connection,
     value: String,
     wire: String,
@@ -255,6 +263,12 @@ impl Fixture {
             .set("cache.sqlite", "eviction", eviction)
             .setup()
             .expect("app setup");
+        let app_off = support::app("bench", "sqlite")
+            .set("cache.sqlite", "path", dir.db().display().to_string())
+            .set("cache.sqlite", "eviction", eviction)
+            .set("cache.sqlite", "read_cache_size", 0)
+            .setup()
+            .expect("app setup");
         let value = value();
         app.cache().set(KEY, &value).unwrap();
         let raw = raw_connection(&dir.db());
@@ -262,6 +276,7 @@ impl Fixture {
         let encoded = raw_get(&raw, &wire).expect("the value the app stored");
         Fixture {
             app,
+            app_off,
             raw,
             value,
             wire,
@@ -287,6 +302,10 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("cache", |b| {
         b.iter(|| black_box(cache.get::<String>(black_box(KEY)).unwrap()))
+    });
+    let cache_off = f.app_off.cache().clone();
+    group.bench_function("cache, read cache off", |b| {
+        b.iter(|| black_box(cache_off.get::<String>(black_box(KEY)).unwrap()))
     });
     group.finish();
 
@@ -331,6 +350,8 @@ fn interleaved() {
     let f = Fixture::new();
     let cache = f.app.cache().clone();
     let handler = cache.handler();
+    let cache_off = f.app_off.cache().clone();
+    let handler_off = cache_off.handler();
     let (wire, encoded, value) = (f.wire.as_str(), &f.encoded, &f.value);
     let counter = f.wire_counter.as_str();
     let raw = std::cell::RefCell::new(f.raw);
@@ -349,6 +370,14 @@ fn interleaved() {
                 (
                     "cache",
                     Box::new(|| drop(black_box(cache.get::<String>(KEY).unwrap()))),
+                ),
+                (
+                    "handler (copy off)",
+                    Box::new(|| drop(black_box(handler_off.get(wire).unwrap()))),
+                ),
+                (
+                    "cache (copy off)",
+                    Box::new(|| drop(black_box(cache_off.get::<String>(KEY).unwrap()))),
                 ),
             ],
         ),
@@ -396,6 +425,47 @@ fn interleaved() {
     }
     lru_get();
     anchor_shape();
+    threaded_get();
+}
+
+/// `get` from 4 threads at once (the read cache's mutex shared, the pool's 4 connections),
+/// copy on and off in turn: 20 rounds of 4 threads × 2,000 gets over the anchor's 1,000 keys;
+/// the median wall time per get (all threads together).
+fn threaded_get() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 2000;
+    let f = Fixture::new();
+    let keys: Vec<String> = (0..1000).map(|i| format!("user:{i}:profile")).collect();
+    for key in &keys {
+        f.app.cache().set(key, &value()).unwrap();
+    }
+    let caches = [f.app.cache().clone(), f.app_off.cache().clone()];
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..20 {
+        for i in 0..2 {
+            let v = (i + round) % 2;
+            let cache = &caches[v];
+            let started = Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..THREADS {
+                    let keys = &keys;
+                    s.spawn(move || {
+                        for n in 0..PER_THREAD {
+                            let key = &keys[(n * 7 + t * 131) % keys.len()];
+                            black_box(cache.get::<String>(key).unwrap());
+                        }
+                    });
+                }
+            });
+            times[v].push(started.elapsed().as_secs_f64() * 1e6 / (THREADS * PER_THREAD) as f64);
+        }
+    }
+    let [on, off] = times.map(|mut t| median(&mut t));
+    println!(
+        "\nsqlite, {THREADS} threads at once (20 rounds of {THREADS} × {PER_THREAD} gets, 1,000 keys; \
+         median wall µs per get):\n  get      cache {on:.2} µs   cache (copy off) {off:.2} µs ({:.2}×)",
+        off / on
+    );
 }
 
 /// `ROUNDS` rounds of `BATCH` calls of each variant in rotating order; prints the medians per
@@ -473,6 +543,7 @@ fn anchor_shape() {
     let f = Fixture::new();
     let cache = f.app.cache().clone();
     let handler = cache.handler();
+    let cache_off = f.app_off.cache().clone();
     let keys: Vec<String> = (0..1000).map(|i| format!("user:{i}:profile")).collect();
     // JSON-encoded, a 98-character string is 100 bytes.
     let values: Vec<String> = (0..16)
@@ -522,7 +593,7 @@ fn anchor_shape() {
         n.set(i + 1);
         (i % 1000, i % 16)
     };
-    let turns: Vec<std::cell::Cell<usize>> = (0..4).map(|_| Default::default()).collect();
+    let turns: Vec<std::cell::Cell<usize>> = (0..5).map(|_| Default::default()).collect();
     println!("\nsqlite, diskcache's shape (1,000 keys cycled, 100-byte values, each set a changed value):");
     report_rounds(
         "set",
@@ -580,6 +651,13 @@ fn anchor_shape() {
                 Box::new(|| {
                     let (k, _) = turn(&turns[3]);
                     drop(black_box(cache.get::<String>(&keys[k]).unwrap()))
+                }),
+            ),
+            (
+                "cache (copy off)",
+                Box::new(|| {
+                    let (k, _) = turn(&turns[4]);
+                    drop(black_box(cache_off.get::<String>(&keys[k]).unwrap()))
                 }),
             ),
         ],

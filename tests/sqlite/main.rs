@@ -12,14 +12,16 @@ mod support;
 mod conformance;
 mod errors;
 mod processes;
+mod read_cache;
 
 use support::sqlite::cache;
 
 /// The variable that makes a copy of this binary a child process.
 const ROLE: &str = "CEMENT_SQLITE_CHILD";
 
-/// Starts a copy of this test binary that runs only [`child`], with `role` and `env`.
-fn spawn(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
+/// A copy of this test binary that runs only [`child`], with `role` and `env`, its stdout
+/// piped.
+fn child_command(role: &str, db: &Path, env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
     cmd.args(["child", "--exact", "--nocapture", "--test-threads=1", "-q"])
         .env(ROLE, role)
@@ -29,7 +31,22 @@ fn spawn(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
     for (key, value) in env {
         cmd.env(key, value);
     }
-    cmd.spawn().expect("start a child process")
+    cmd
+}
+
+/// Starts a copy of this test binary that runs only [`child`], with `role` and `env`.
+fn spawn(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
+    child_command(role, db, env)
+        .spawn()
+        .expect("start a child process")
+}
+
+/// [`spawn`], with a pipe to the child's stdin, for a child that takes commands.
+fn spawn_interactive(role: &str, db: &Path, env: &[(&str, String)]) -> Child {
+    child_command(role, db, env)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start a child process")
 }
 
 /// Waits for `child` and returns the lines it printed that start with `"result "`, without
@@ -164,6 +181,17 @@ fn child() {
                     .display()
             );
             app.close().unwrap();
+        }
+        "mutator" => {
+            // Runs the commands of `read_cache::apply` read from stdin, "ack" after each.
+            let handler = support::sqlite::handler_with(cement_ext::sqlite::SqliteSettings {
+                max_size: num("MAX_SIZE"),
+                ..support::sqlite::settings(&db, "rc:")
+            });
+            for line in std::io::stdin().lines() {
+                read_cache::apply(&handler, line.unwrap().trim_end());
+                println!("ack");
+            }
         }
         other => panic!("unknown child role {other:?}"),
     }

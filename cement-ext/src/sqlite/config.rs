@@ -25,6 +25,12 @@ pub type MaxSize = Bounded<1, { i64::MAX as u64 }>;
 /// The range of `max_entries`: 1 to `i64::MAX`.
 pub type MaxEntries = Bounded<1, { i64::MAX as u64 }>;
 
+/// The default `read_cache_size`: 4 MiB of recently read entries kept in the process.
+pub const DEFAULT_READ_CACHE_SIZE: u64 = 4 * 1024 * 1024;
+
+/// The range of `read_cache_size`, in bytes: 0 (off) to `i64::MAX`.
+pub type ReadCacheSize = Bounded<0, { i64::MAX as u64 }>;
+
 /// The handler's config defaults, registered with the handler: they fill only the keys the
 /// app's own defaults, config files and environment leave unset. `prefix` is filled by cement
 /// (`"<app label>:"`); `path` is left unset, so that setup puts the file under the user cache
@@ -113,6 +119,13 @@ pub struct SqliteSettings {
     pub pool_size: u32,
     /// How hard a write insists on reaching the disk.
     pub synchronous: Synchronous,
+    /// Most bytes (keys, values and a small overhead per entry) of the in-process read cache:
+    /// recently read entries, and misses, served again without an SQLite read while the file
+    /// is unchanged (checked on every `get` against SQLite's WAL index). `0` turns it off. Not
+    /// used under `least-recently-used` eviction, where every `get` writes. From 0 to
+    /// 2^63 - 1 ([`ReadCacheSize`]).
+    #[serde(deserialize_with = "ReadCacheSize::deserialize_into")]
+    pub read_cache_size: u64,
 }
 
 impl Default for SqliteSettings {
@@ -126,6 +139,7 @@ impl Default for SqliteSettings {
             busy_timeout: 10.0,
             pool_size: 4,
             synchronous: Synchronous::Normal,
+            read_cache_size: DEFAULT_READ_CACHE_SIZE,
         }
     }
 }

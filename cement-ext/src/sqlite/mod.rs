@@ -63,6 +63,7 @@
 //! | `busy_timeout` | `10.0` | seconds a write waits for another process's write lock (and a call for a free pooled connection) before [`Error::Timeout`]. More than 0, at most 86400 |
 //! | `pool_size` | `4` | most connections open at once in this process; more threads wait (up to `busy_timeout`). 1 to 1024 |
 //! | `synchronous` | `"normal"` | `"normal"`: a write that returned survives the process being killed (the last ones may be lost on power loss, never the file); `"full"`: synced to disk before returning, slower |
+//! | `read_cache_size` | `4194304` (4 MiB) | most bytes (keys + values + 64 per entry) of the [read cache](#the-read-cache): recent reads served again from this process while the file is unchanged. `0` turns it off; not used under `least-recently-used` |
 //!
 //! Durations are seconds and may be fractional (`0.25`). Environment variables follow
 //! Cement's naming, `<APP>_CACHE_SQLITE_<KEY>` (`MYAPP_CACHE_SQLITE_PATH=/tmp/c.sqlite3`).
@@ -120,6 +121,41 @@
 //! (`benches/README.md`, sqlite). `least-recently-used` stays exact: every hit and every write
 //! records its time.
 //!
+//! # The read cache
+//!
+//! A `get` of a key read before is served from an in-process copy (values, and misses too)
+//! as long as the file has not changed since: every `get` (and `exists`) first reads SQLite's
+//! WAL-index header, the first 96 bytes of the `<file>-shm` file, which every commit to the
+//! file rewrites, by any connection of any process (SQLite's documented, version-independent
+//! format: <https://www.sqlite.org/walformat.html>). Equal bytes mean no commit since; other
+//! bytes clear the whole copy before the `get` goes on. So a `get` never returns a state
+//! older than the file's state when it started, whoever wrote last, and an expired entry is
+//! never returned (the copy keeps each row's expiry and checks it against the clock). A hit
+//! costs one `pread` and a hash lookup instead of an SQLite read transaction, about a quarter
+//! of its time (`benches/README.md`, sqlite); this handler's own writes commit, so they too
+//! clear the copy: it pays off for reads that repeat between writes, the common case of a
+//! CLI run over a warm cache.
+//!
+//! * **Size**: `read_cache_size` bytes (4 MiB by default), counted as key + value + 64 bytes
+//!   per entry; past it, the oldest copies go first, and a value larger than the whole
+//!   budget is never copied. `0` turns the copy off.
+//! * **Not under `least-recently-used`**: there every hit must record its time in the file.
+//! * **What it holds open**: while in use (from the second `get` of the handler on: a
+//!   process that reads once does not pay for it), one idle connection of its own, which keeps the `-shm` file the one SQLite uses (SQLite removes it when the last
+//!   connection closes), and a read-only descriptor of the `-shm` file, kept until the process
+//!   exits (closing it would drop SQLite's own locks on the file in this process; one per
+//!   file, shared by the handlers on it). [`close`](CacheHandler::close) drops the copy and
+//!   the connection; the next `get` opens them again.
+//! * **What defeats it**: a program that writes without the shared `-shm` file. The one way
+//!   SQLite offers, `PRAGMA locking_mode = EXCLUSIVE` (the WAL index is then kept in that
+//!   process's private memory), needs an exclusive lock on the file, which it cannot get while
+//!   this handler has the file open (its write fails with "database is locked"; tested); a
+//!   program that bypasses SQLite's locking (the `unix-none` VFS, `nolock=1`) corrupts
+//!   readers of any kind and is not seen by the copy either. Anything unexpected in the
+//!   `-shm` file (missing, short, a header that does not validate twice in a row) makes that
+//!   `get` read the file instead. Unix only (elsewhere every `get` reads the file).
+//! * [`read_cache_hits`](SqliteCacheHandler::read_cache_hits) counts the `get`s it served.
+//!
 //! # Atomic operations
 //!
 //! The handler declares [`Capabilities::ALL`]: `add`, `incr`, `decr` and `touch` are native and
@@ -151,7 +187,7 @@
 //! | `add(key, value, ttl)` | a read of the key's row, then an insert or an update of an expired row, in one `BEGIN IMMEDIATE` transaction | stores only if the key is absent (an expired key is absent); `true` if it stored. Of many concurrent adds, one wins |
 //! | `incr(key, delta)` / `decr(key, delta)` | read, compute, write in one `BEGIN IMMEDIATE` transaction | unsigned 64-bit counters stored as ASCII decimal digits (`set(key, &41u64)` makes one; read one with `get::<u64>`). A missing key starts from 0 and gets the TTL; an existing one keeps its expiry. `decr` stops at 0; an `incr` past `u64::MAX`, or a value that is not a counter, is [`Error::InvalidArgument`] and leaves the value as it was |
 //! | `touch(key, ttl)` | one `UPDATE` of the expiry | a new TTL (`None`: never) without rewriting the value; `true` if the key exists |
-//! | `exists(key)` | one `SELECT` | whether the key holds an unexpired value |
+//! | `exists(key)` | the read cache, else one `SELECT` | whether the key holds an unexpired value |
 //!
 //! `set_many` and `delete_many` are one transaction each.
 //!
@@ -179,13 +215,19 @@
 //! process reads what the first wrote, 8 processes × 1000 `incr` make exactly 8000, 8 processes
 //! of mixed writes on their own keys lose nothing, of 8 concurrent `add`s exactly one wins,
 //! `max_size` holds under 50 MB of writes, and a writer killed with `SIGKILL` in a loop leaves
-//! every acknowledged value readable; and each setup error by its message.
+//! every acknowledged value readable; and each setup error by its message. The read cache is
+//! tested against another handler and another process changing the file (300 rounds each,
+//! the next `get` seeing every change), a cull by another process, TTLs, its budget, readers
+//! in threads and reads racing another process's commits (never going back), and an
+//! exclusive-mode writer.
 
 mod config;
 mod error;
 mod open;
 mod pool;
+mod read_cache;
 mod sql;
+mod wal_index;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -201,15 +243,17 @@ use cement::registry::HandlerContext;
 use cement::{Error, Result};
 
 pub use config::{
-    default_path, defaults, Eviction, MaxEntries, MaxSize, PoolSize, SqliteSettings, Synchronous,
-    DEFAULT_MAX_SIZE, FILE_NAME, SECTION,
+    default_path, defaults, Eviction, MaxEntries, MaxSize, PoolSize, ReadCacheSize, SqliteSettings,
+    Synchronous, DEFAULT_MAX_SIZE, DEFAULT_READ_CACHE_SIZE, FILE_NAME, SECTION,
 };
 
 use error::{classify, code, BACKEND};
 use pool::{CheckoutError, Pool};
+use read_cache::{Lookup, ReadCache};
 use sql::{
     evict_sql, CULL_EXPIRED, CULL_LIMIT, DELETE, EXISTS, FIND, FIND_COUNTER, FIND_WITH_STATE, GET,
-    GET_TOUCHING, INSERT, RESTAMP, REWRITE, STATE, STORED_WINDOW_US, TOTALS, TOUCH,
+    GET_TOUCHING, GET_WITH_EXPIRY, INSERT, RESTAMP, REWRITE, STATE, STORED_WINDOW_US, TOTALS,
+    TOUCH,
 };
 
 cement::register_extension!(
@@ -230,6 +274,9 @@ pub struct SqliteCacheHandler {
     max_entries: i64,
     eviction: Eviction,
     busy_timeout: Duration,
+    /// The in-process copy of recent reads; `None` when off (`read_cache_size = 0`,
+    /// `least-recently-used`, or not a Unix system).
+    read_cache: Option<ReadCache>,
 }
 
 impl fmt::Debug for SqliteCacheHandler {
@@ -242,6 +289,7 @@ impl fmt::Debug for SqliteCacheHandler {
             .field("eviction", &self.eviction)
             .field("busy_timeout", &self.busy_timeout)
             .field("pool_size", &self.pool.size())
+            .field("read_cache", &self.read_cache.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -281,8 +329,19 @@ impl SqliteCacheHandler {
             usize::try_from(settings.pool_size).unwrap_or(usize::MAX),
             first,
         );
+        let read_cache = (cfg!(unix)
+            && settings.read_cache_size > 0
+            && settings.eviction != Eviction::LeastRecentlyUsed)
+            .then(|| {
+                ReadCache::new(
+                    &resolved.path,
+                    resolved.busy_timeout,
+                    usize::try_from(settings.read_cache_size).unwrap_or(usize::MAX),
+                )
+            });
         Ok(SqliteCacheHandler {
             pool,
+            read_cache,
             path: resolved.path,
             prefix: settings.prefix,
             max_size: i64::try_from(settings.max_size).unwrap_or(i64::MAX),
@@ -302,6 +361,34 @@ impl SqliteCacheHandler {
     /// The prefix `purge` removes keys under.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// How many `get`s (and `exists`) the read cache answered without reading the file, since
+    /// the handler was made: the copy at work. Always 0 when it is off (`read_cache_size = 0`,
+    /// or `eviction = "least-recently-used"`).
+    ///
+    /// ```
+    /// use cement::cache::CacheHandler;
+    /// use cement_ext::sqlite::{SqliteCacheHandler, SqliteSettings};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("cement-sqlite-hits-{}", std::process::id()));
+    /// let handler = SqliteCacheHandler::new(SqliteSettings {
+    ///     path: Some(dir.join("cache.sqlite3")),
+    ///     ..Default::default()
+    /// })?;
+    /// handler.set("k", b"v", None)?;
+    /// for _ in 0..2 {
+    ///     // read from the file (the copy starts at the second get)
+    ///     assert_eq!(handler.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// }
+    /// assert_eq!(handler.get("k")?.as_deref(), Some(&b"v"[..])); // from the copy
+    /// # #[cfg(unix)]
+    /// assert_eq!(handler.read_cache_hits(), 1);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), cement::Error>(())
+    /// ```
+    pub fn read_cache_hits(&self) -> u64 {
+        self.read_cache.as_ref().map_or(0, ReadCache::hits)
     }
 
     /// How many entries the file holds and their size in bytes (keys plus values), expired
@@ -512,6 +599,52 @@ impl SqliteCacheHandler {
         }
     }
 
+    /// `get_with` through the read cache: a live copy if the file is unchanged, else the SQL
+    /// read, whose result the copy keeps (see [`ReadCache::offer`] for why that is right).
+    fn get_through(
+        &self,
+        copy: &ReadCache,
+        key: &str,
+        visit: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool> {
+        let now = Now::ms();
+        let mut ticket = match copy.lookup(key, now) {
+            Lookup::Hit(Some(value)) => {
+                visit(&value);
+                return Ok(true);
+            }
+            Lookup::Hit(None) => return Ok(false),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let found = self.run(|conn| {
+            conn.prepare_cached(GET_WITH_EXPIRY)?
+                .query_row(params![key.as_bytes(), now], |row| {
+                    let expire: Option<i64> = row.get(1)?;
+                    match row.get_ref(0)? {
+                        ValueRef::Blob(value) => {
+                            if let Some(ticket) = ticket.take() {
+                                copy.offer(ticket, key, Some((value, expire)));
+                            }
+                            visit(value);
+                            Ok(())
+                        }
+                        other => Err(rusqlite::Error::InvalidColumnType(
+                            0,
+                            "value".into(),
+                            other.data_type(),
+                        )),
+                    }
+                })
+                .optional()
+        })?;
+        if found.is_none() {
+            if let Some(ticket) = ticket {
+                copy.offer(ticket, key, None);
+            }
+        }
+        Ok(found.is_some())
+    }
+
     /// One counter step: `f` maps the current value (0 when absent) to the new one.
     fn step(
         &self,
@@ -689,6 +822,9 @@ impl CacheHandler for SqliteCacheHandler {
                 )),
             }
         };
+        if let Some(copy) = &self.read_cache {
+            return self.get_through(copy, key, visit);
+        }
         self.run(|conn| match self.eviction {
             Eviction::LeastRecentlyUsed => {
                 let now = Now::get();
@@ -777,8 +913,10 @@ impl CacheHandler for SqliteCacheHandler {
         })
     }
 
+    /// One `get` per key when the read cache is on (each a hit, or an SQL read that the copy
+    /// keeps) or under `least-recently-used`; otherwise one pooled connection for all.
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
-        if self.eviction == Eviction::LeastRecentlyUsed {
+        if self.read_cache.is_some() || self.eviction == Eviction::LeastRecentlyUsed {
             return keys.iter().map(|key| self.get(key)).collect();
         }
         let now = Now::get();
@@ -830,6 +968,9 @@ impl CacheHandler for SqliteCacheHandler {
 
     fn close(&self) -> Result<()> {
         self.pool.close_idle();
+        if let Some(copy) = &self.read_cache {
+            copy.close();
+        }
         Ok(())
     }
 
@@ -889,6 +1030,11 @@ impl CacheHandler for SqliteCacheHandler {
 
     fn exists(&self, key: &str) -> Result<bool> {
         let now = Now::get();
+        if let Some(copy) = &self.read_cache {
+            if let Lookup::Hit(value) = copy.lookup(key, now.ms) {
+                return Ok(value.is_some());
+            }
+        }
         self.run(|conn| {
             Ok(conn
                 .prepare_cached(EXISTS)?

@@ -235,6 +235,28 @@ fn connect_once(
     Ok(conn)
 }
 
+/// A connection that only holds the file open, for the read cache (`read_cache.rs`): opened
+/// like the pool's, with one read so that SQLite has opened the WAL and its `-shm` file, and
+/// nothing else set (it never runs a statement again).
+pub(crate) fn pin(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    retry_busy(busy_timeout, || {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(busy_timeout)?;
+        conn.query_row("PRAGMA schema_version", [], |_| Ok(()))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("the file is in journal mode {mode:?}, not WAL")),
+            ));
+        }
+        Ok(conn)
+    })
+}
+
 /// What the file holds, as far as the schema goes.
 enum Found {
     /// An empty database (a new file): create the schema.

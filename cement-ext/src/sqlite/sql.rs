@@ -6,6 +6,9 @@ pub(super) const CULL_LIMIT: i64 = 10;
 
 pub(super) const GET: &str =
     "SELECT value FROM cement_cache WHERE key = ?1 AND (expire IS NULL OR expire > ?2)";
+/// [`GET`] with the row's expiry, for the read cache to keep with the value.
+pub(super) const GET_WITH_EXPIRY: &str =
+    "SELECT value, expire FROM cement_cache WHERE key = ?1 AND (expire IS NULL OR expire > ?2)";
 pub(super) const GET_TOUCHING: &str = "UPDATE cement_cache SET accessed = ?3 \
      WHERE key = ?1 AND (expire IS NULL OR expire > ?2) RETURNING value";
 pub(super) const EXISTS: &str =
