@@ -31,10 +31,13 @@ use crate::{Config, Result};
 /// no expiry of its own: the handler keeps each entry's deadline with it and checks it on every
 /// read, so an expired entry is never returned (and is removed when seen); one that is never
 /// read again stays until evicted. Its bound is split over up to 16 shards that evict on their
-/// own, so with `max_size` one entry (key and value) may weigh at most 97 % of
-/// `max_size / shards` (16 shards from 8192 entries' worth, fewer below; 1/16.5 of `max_size`
-/// for a large cache): a `set` of a larger one fails with [`Error::ValueTooLarge`](crate::Error::ValueTooLarge)
-/// rather than being dropped silently. moka keeps entries up to `max_size` (and 4 GiB).
+/// own (each at least 4 MiB and 32 entries' worth; the count follows the configuration only,
+/// not the machine), so with `max_size` one entry (key and value) may weigh at most 97 % of a
+/// shard's share: up to 97 % of `max_size` in a cache of up to 4 MiB, 3.88 MiB up to 64 MiB,
+/// `max_size / 16.5` above. A `set` of a larger one fails with
+/// [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) naming `max_size`, rather than being
+/// dropped after returning `Ok`. moka keeps entries up to `max_size` (and 4 GiB), and refuses
+/// larger ones alike.
 ///
 /// Config section `cache.memory`:
 ///
@@ -139,9 +142,9 @@ impl MemoryCacheHandler {
     /// let cache = MemoryCacheHandler::with_limits(1000, Some(1 << 20), Eviction::S3Fifo);
     /// cache.set("k", &[0; 1024], None)?;
     /// assert!(cache.exists("k")?);
-    /// // One entry may take at most a shard's share of the bound: this one is refused.
+    /// // One entry may take at most 97 % of the bound (of a shard's share, in a large cache).
     /// assert!(matches!(
-    ///     cache.set("huge", &[0; 1 << 19], None),
+    ///     cache.set("huge", &[0; 1 << 20], None),
     ///     Err(cement::Error::ValueTooLarge { .. })
     /// ));
     /// # Ok::<(), cement::Error>(())
@@ -562,8 +565,11 @@ mod tests {
         assert_eq!(shards(100, None), 2);
         assert_eq!(shards(10_000, None), 16);
         assert_eq!(shards(u64::MAX, Some(1000)), 1);
-        assert_eq!(shards(u64::MAX, Some(1 << 20)), 16);
+        assert_eq!(shards(u64::MAX, Some(1 << 20)), 1);
+        assert_eq!(shards(u64::MAX, Some(16 << 20)), 4);
+        assert_eq!(shards(u64::MAX, Some(1 << 30)), 16);
         assert_eq!(shards(1, Some(1 << 30)), 1);
+        assert_eq!(shards(100, Some(1 << 30)), 2);
         // One entry of a whole-cache size is still kept.
         let one = MemoryCacheHandler::with_limits(1, Some(1000), Eviction::S3Fifo);
         one.set("k", &[0; 900], None).unwrap();

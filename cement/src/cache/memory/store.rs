@@ -28,6 +28,11 @@ const MAX_SHARDS: u64 = 16;
 /// Entries per shard at least: fewer shards for small caches, so the bound stays exact.
 const MIN_ENTRIES_PER_SHARD: u64 = 32;
 
+/// Bytes per shard at least, with `max_size`: a cache of up to 4 MiB is one shard and keeps
+/// any entry up to 97 % of its bound; up to 64 MiB, entries up to 3.88 MiB; above, up to
+/// `max_size / 16.5`.
+const MIN_BYTES_PER_SHARD: u64 = 4 << 20;
+
 /// quick_cache's share of a shard for entries read again after admission (its default); it
 /// refuses an entry heavier than this share of its shard.
 const HOT_ALLOCATION: f64 = 0.97;
@@ -168,11 +173,18 @@ impl Store {
     }
 
     fn quick(max_entries: u64, max_size: Option<u64>) -> Self {
-        let (bound, estimate) = match max_size {
-            None => (max_entries, max_entries),
-            Some(size) => (size, max_entries.min((size / ASSUMED_ENTRY_BYTES).max(1))),
+        let (bound, shards, estimate) = match max_size {
+            None => (
+                max_entries,
+                shard_count(max_entries / MIN_ENTRIES_PER_SHARD),
+                max_entries,
+            ),
+            Some(size) => {
+                let estimate = max_entries.min((size / ASSUMED_ENTRY_BYTES).max(1));
+                let most = (estimate / MIN_ENTRIES_PER_SHARD).min(size / MIN_BYTES_PER_SHARD);
+                (size, shard_count(most), estimate)
+            }
         };
-        let shards = shard_count(estimate);
         // Each shard holds an equal, whole share: their sum never passes the bound.
         let per_shard = bound / shards;
         let max_weight = ((per_shard as f64 * HOT_ALLOCATION) as u64).clamp(1, per_shard);
@@ -451,10 +463,7 @@ impl Store {
     }
 }
 
-/// A power of two from 1 to [`MAX_SHARDS`], with at least [`MIN_ENTRIES_PER_SHARD`] of the
-/// `estimate`d entries per shard.
-fn shard_count(estimate: u64) -> u64 {
-    let most = (estimate / MIN_ENTRIES_PER_SHARD).clamp(1, MAX_SHARDS);
-    // The largest power of two not above `most`.
-    1 << most.ilog2()
+/// The largest power of two from 1 to [`MAX_SHARDS`] not above `most`.
+fn shard_count(most: u64) -> u64 {
+    1 << most.clamp(1, MAX_SHARDS).ilog2()
 }
