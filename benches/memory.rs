@@ -14,6 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cement::cache::CacheHandler;
 use cement::App;
 use criterion::{criterion_group, BatchSize, Criterion};
 
