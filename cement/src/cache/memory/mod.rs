@@ -18,8 +18,8 @@ use crate::{Config, Result};
 ///
 /// **Eviction** (`eviction`, see [`Eviction`]):
 /// - `"s3fifo"` (the default): quick_cache's policy, a modified CLOCK-Pro that is close to
-///   S3-FIFO. Once the cache is full, a new entry waits in a small probation queue (3 % of
-///   the bound) and stays only if it is read again before it reaches the queue's end; the
+///   S3-FIFO. Once the cache is full, a new entry waits in a small probation queue (about
+///   3 % of the bound) and stays only if it is read again before it reaches the queue's end; the
 ///   keys it evicts from there are remembered for a while, and such a key stored again is
 ///   kept as in steady use. So a burst of keys seen once does not flush the entries in use —
 ///   and a brand-new entry can be the one evicted.
@@ -33,7 +33,7 @@ use crate::{Config, Result};
 /// read again stays until evicted. Its bound is split over up to 16 shards that evict on their
 /// own (each at least 4 MiB and 32 entries' worth; the count follows the configuration only,
 /// not the machine), so with `max_size` one entry (key and value) may weigh at most 97 % of a
-/// shard's share: up to 97 % of `max_size` in a cache of up to 4 MiB, 3.88 MiB up to 64 MiB,
+/// shard's share: 97 % of `max_size` below 8 MiB, at least 3.88 MiB up to 64 MiB, at least
 /// `max_size / 16.5` above. A `set` of a larger one fails with
 /// [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) naming `max_size`, rather than being
 /// dropped after returning `Ok`. moka keeps entries up to `max_size` (and 4 GiB), and refuses

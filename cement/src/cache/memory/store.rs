@@ -28,9 +28,9 @@ const MAX_SHARDS: u64 = 16;
 /// Entries per shard at least: fewer shards for small caches, so the bound stays exact.
 const MIN_ENTRIES_PER_SHARD: u64 = 32;
 
-/// Bytes per shard at least, with `max_size`: a cache of up to 4 MiB is one shard and keeps
-/// any entry up to 97 % of its bound; up to 64 MiB, entries up to 3.88 MiB; above, up to
-/// `max_size / 16.5`.
+/// Bytes per shard at least, with `max_size`: a cache below 8 MiB is one shard and keeps any
+/// entry up to 97 % of its bound; up to 64 MiB, entries of at least 3.88 MiB; above, of at
+/// least `max_size / 16.5`.
 const MIN_BYTES_PER_SHARD: u64 = 4 << 20;
 
 /// quick_cache's share of a shard for entries read again after admission (its default); it
