@@ -1,5 +1,6 @@
-//! The embedded `memory` handler through `app.cache()` against the raw `moka` cache it is built
-//! on, with the same keys and values, in one run; plus the setup time of a minimal app.
+//! The embedded `memory` handler through `app.cache()` (on quick_cache, its default store)
+//! against raw `moka` and raw `quick_cache` doing the same work by hand, with the same keys and
+//! values, in one run; plus the setup time of a minimal app.
 //!
 //! `cargo bench --bench memory`. Criterion prints each variant's time per operation; the
 //! framework's extra work is the key prefix and the serde codec. After the criterion groups,
@@ -13,6 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cement::cache::CacheHandler;
 use cement::App;
 use criterion::{criterion_group, BatchSize, Criterion};
 
@@ -57,6 +59,8 @@ struct Fixture {
     raw_json: moka::sync::Cache<String, Arc<[u8]>>,
     /// moka holding the value's bytes, no codec at all.
     raw_bytes: moka::sync::Cache<String, Arc<[u8]>>,
+    /// The same hand-written work on quick_cache as a user would set it up (its defaults).
+    raw_quick_json: quick_cache::sync::Cache<String, Arc<[u8]>>,
 }
 
 impl Fixture {
@@ -69,6 +73,7 @@ impl Fixture {
             raw: moka::sync::Cache::builder().max_capacity(10_000).build(),
             raw_json: moka::sync::Cache::builder().max_capacity(10_000).build(),
             raw_bytes: moka::sync::Cache::builder().max_capacity(10_000).build(),
+            raw_quick_json: quick_cache::sync::Cache::new(10_000),
             keys,
             raw_keys,
             value,
@@ -78,6 +83,7 @@ impl Fixture {
             f.app.cache().set(key, &f.value).expect("set");
             f.raw.insert(raw_key.clone(), f.value.clone());
             f.raw_json.insert(raw_key.clone(), json(&f.value));
+            f.raw_quick_json.insert(raw_key.clone(), json(&f.value));
             f.raw_bytes
                 .insert(raw_key.clone(), Arc::from(f.value.as_bytes()));
         }
@@ -96,7 +102,8 @@ impl Fixture {
                 i
             }
         };
-        let (mut a, mut b, mut c, mut d, mut e) = (next(), next(), next(), next(), next());
+        let (mut a, mut b, mut c, mut d, mut e, mut g) =
+            (next(), next(), next(), next(), next(), next());
         vec![
             (
                 "cement",
@@ -126,8 +133,18 @@ impl Fixture {
                     black_box(self.raw.get(&raw_keys[d()]));
                 }),
             ),
-            // The handler alone (moka with per-entry expiry), with the wire key and serde_json:
-            // what the facade adds is the difference to `cement`.
+            (
+                "raw_quick_json",
+                Box::new(move || {
+                    black_box(
+                        self.raw_quick_json
+                            .get(&raw_keys[g()])
+                            .map(|bytes| serde_json::from_slice::<String>(&bytes).expect("json")),
+                    );
+                }),
+            ),
+            // The handler alone (quick_cache, deadline checked on read), with the wire key and
+            // serde_json: what the facade adds is the difference to `cement`.
             (
                 "handler_json",
                 Box::new(move || {
@@ -154,7 +171,7 @@ impl Fixture {
                 i
             }
         };
-        let (mut a, mut b, mut c, mut d) = (next(), next(), next(), next());
+        let (mut a, mut b, mut c, mut d, mut e) = (next(), next(), next(), next(), next());
         vec![
             (
                 "cement",
@@ -175,6 +192,13 @@ impl Fixture {
                 "raw_moka",
                 Box::new(move || self.raw.insert(raw_keys[d()].clone(), value.clone())),
             ),
+            (
+                "raw_quick_json",
+                Box::new(move || {
+                    self.raw_quick_json
+                        .insert(raw_keys[e()].clone(), json(value))
+                }),
+            ),
         ]
     }
 }
@@ -193,7 +217,7 @@ fn get_set(c: &mut Criterion) {
 const ROUNDS: usize = 300;
 const BATCH: usize = 1000;
 
-/// A `quick_cache` entry as a memory handler on it would hold one: the bytes and the deadline
+/// A `quick_cache` entry as the memory handler holds one: the bytes and the deadline
 /// (quick_cache has no expiry of its own, so a read checks it).
 #[derive(Clone)]
 struct QuickEntry {
@@ -201,8 +225,8 @@ struct QuickEntry {
     expires: Option<std::time::Instant>,
 }
 
-/// The memory handler's weigher on `quick_cache`: bytes of key and value, at least `floor`
-/// (so that `max_size` and `max_entries` both hold).
+/// The memory handler's weigher: bytes of key and value, at least `floor` (so that `max_size`
+/// and `max_entries` both hold).
 #[derive(Clone)]
 struct QuickWeigher {
     floor: u64,
@@ -214,41 +238,56 @@ impl quick_cache::Weighter<String, QuickEntry> for QuickWeigher {
     }
 }
 
+type Quick<S> = quick_cache::sync::Cache<String, QuickEntry, QuickWeigher, S>;
+
+/// quick_cache as the memory handler sets it up, hashing with `S`.
+fn quick_store<S: std::hash::BuildHasher + Clone>(hasher: S) -> Quick<S> {
+    let max_size: u64 = 64 << 20;
+    let options = quick_cache::OptionsBuilder::new()
+        .estimated_items_capacity(10_000)
+        .weight_capacity(max_size)
+        .shards(16)
+        .build()
+        .expect("options");
+    Quick::with_options(
+        options,
+        QuickWeigher {
+            floor: max_size / 10_000,
+        },
+        hasher,
+        Default::default(),
+    )
+}
+
 /// "Beyond moka": the stores alone, with the wire keys and the stored bytes (no facade, no
-/// codec): moka as the memory handler builds it (per-entry expiry, weigher), moka with
-/// quick_cache's hasher (foldhash) to tell the hash function from the rest, and quick_cache
-/// with the deadline checked on read and the same weigher, holding the same entries.
+/// codec): the memory handler (quick_cache, its default); quick_cache set up as the handler
+/// sets it up, by hand, with std's SipHash (the handler's choice) and with quick_cache's
+/// default foldhash (the hasher decision); raw moka; and the handler on moka
+/// (`eviction = "tinylfu"`), holding the same entries.
 fn stores() {
-    type Moka<S> = moka::sync::Cache<String, Arc<[u8]>, S>;
     let f = Fixture::new();
     let handler = f.app.cache().handler();
+    let tinylfu = cement::cache::MemoryCacheHandler::with_limits(
+        10_000,
+        None,
+        cement::cache::Eviction::TinyLfu,
+    );
     let bytes: Arc<[u8]> = json(&f.value);
     let enveloped: Vec<u8> = {
         let mut v = vec![0xCE, 1, 1];
         v.extend_from_slice(&bytes);
         v
     };
-    let moka_fold: Moka<quick_cache::DefaultHashBuilder> = moka::sync::Cache::builder()
-        .max_capacity(10_000)
-        .build_with_hasher(quick_cache::DefaultHashBuilder::default());
-    let max_size: u64 = 64 << 20;
-    let quick: quick_cache::sync::Cache<String, QuickEntry, QuickWeigher> =
-        quick_cache::sync::Cache::with_weighter(
-            10_000,
-            max_size,
-            QuickWeigher {
-                floor: max_size / 10_000,
-            },
-        );
+    let sip = quick_store(std::hash::RandomState::new());
+    let fold = quick_store(quick_cache::DefaultHashBuilder::default());
     for key in &f.raw_keys {
-        moka_fold.insert(key.clone(), Arc::clone(&bytes));
-        quick.insert(
-            key.clone(),
-            QuickEntry {
-                value: Arc::clone(&bytes),
-                expires: None,
-            },
-        );
+        let entry = QuickEntry {
+            value: Arc::clone(&bytes),
+            expires: None,
+        };
+        sip.insert(key.clone(), entry.clone());
+        fold.insert(key.clone(), entry);
+        tinylfu.set(key, &enveloped, None).expect("set");
     }
     let keys = &f.raw_keys;
     let next = || {
@@ -258,40 +297,53 @@ fn stores() {
             i
         }
     };
-    let quick_get = |key: &str| {
-        quick.get(key).and_then(|entry| match entry.expires {
+    fn get<S: std::hash::BuildHasher + Clone>(store: &Quick<S>, key: &str) -> Option<Arc<[u8]>> {
+        store.get(key).and_then(|entry| match entry.expires {
             Some(at) if at <= std::time::Instant::now() => None,
             _ => Some(entry.value),
         })
+    }
+    let entry = || QuickEntry {
+        value: Arc::from(&enveloped[..]),
+        expires: None,
     };
-    let (mut a, mut b, mut c, mut d) = (next(), next(), next(), next());
+    let (mut a, mut b, mut c, mut d, mut e) = (next(), next(), next(), next(), next());
     bench_support::interleave(
         "get",
         ROUNDS,
         BATCH,
         &mut [
             (
-                "quick_cache",
+                "memory_handler",
                 Box::new(|| {
-                    black_box(quick_get(&keys[a()]));
+                    black_box(handler.get_with(&keys[a()], &mut |b| {
+                        black_box(b);
+                    }))
+                    .expect("get");
+                }),
+            ),
+            (
+                "quick_siphash",
+                Box::new(|| {
+                    black_box(get(&sip, &keys[b()]));
+                }),
+            ),
+            (
+                "quick_foldhash",
+                Box::new(|| {
+                    black_box(get(&fold, &keys[c()]));
                 }),
             ),
             (
                 "raw_moka_bytes",
                 Box::new(|| {
-                    black_box(f.raw_bytes.get(&keys[b()]));
+                    black_box(f.raw_bytes.get(&keys[d()]));
                 }),
             ),
             (
-                "moka_foldhash",
+                "handler_tinylfu",
                 Box::new(|| {
-                    black_box(moka_fold.get(&keys[c()]));
-                }),
-            ),
-            (
-                "memory_handler",
-                Box::new(|| {
-                    black_box(handler.get_with(&keys[d()], &mut |b| {
+                    black_box(tinylfu.get_with(&keys[e()], &mut |b| {
                         black_box(b);
                     }))
                     .expect("get");
@@ -299,38 +351,34 @@ fn stores() {
             ),
         ],
     );
-    let (mut a, mut b, mut c, mut d) = (next(), next(), next(), next());
+    let (mut a, mut b, mut c, mut d, mut e) = (next(), next(), next(), next(), next());
     bench_support::interleave(
         "set",
         ROUNDS,
         BATCH,
         &mut [
             (
-                "quick_cache",
-                Box::new(|| {
-                    quick.insert(
-                        keys[a()].clone(),
-                        QuickEntry {
-                            value: Arc::from(&enveloped[..]),
-                            expires: None,
-                        },
-                    )
-                }),
+                "memory_handler",
+                Box::new(|| handler.set(&keys[a()], &enveloped, None).expect("set")),
+            ),
+            (
+                "quick_siphash",
+                Box::new(|| sip.insert(keys[b()].clone(), entry())),
+            ),
+            (
+                "quick_foldhash",
+                Box::new(|| fold.insert(keys[c()].clone(), entry())),
             ),
             (
                 "raw_moka_bytes",
                 Box::new(|| {
                     f.raw_bytes
-                        .insert(keys[b()].clone(), Arc::from(&enveloped[..]))
+                        .insert(keys[d()].clone(), Arc::from(&enveloped[..]))
                 }),
             ),
             (
-                "moka_foldhash",
-                Box::new(|| moka_fold.insert(keys[c()].clone(), Arc::from(&enveloped[..]))),
-            ),
-            (
-                "memory_handler",
-                Box::new(|| handler.set(&keys[d()], &enveloped, None).expect("set")),
+                "handler_tinylfu",
+                Box::new(|| tinylfu.set(&keys[e()], &enveloped, None).expect("set")),
             ),
         ],
     );
@@ -347,7 +395,7 @@ fn interleaved() {
     bench_support::interleave("set", ROUNDS, BATCH, &mut f.sets());
     println!(
         "\nmemory/stores, interleaved: the stores alone (bytes, wire keys); in brackets \
-         quick_cache's ops/s ÷ that store's"
+         the memory handler's ops/s ÷ that store's"
     );
     stores();
 }

@@ -49,6 +49,31 @@ fn memory_handler_conforms_through_the_derive() {
     cement::testing::conformance::run_all(app.cache());
 }
 
+/// The default store is quick_cache (`eviction = "s3fifo"`); the two moka policies are a
+/// store of their own and conform as well, with and without a byte bound.
+#[test]
+fn memory_handler_conforms_with_every_eviction() {
+    #[derive(App)]
+    #[app(label = "conform_eviction")]
+    struct ConformApp;
+    // In parallel: the suite mostly waits for TTLs to pass.
+    std::thread::scope(|s| {
+        for eviction in ["s3fifo", "tinylfu", "lru"] {
+            for max_size in [None, Some(1 << 20), Some(64 << 20)] {
+                s.spawn(move || {
+                    let mut builder =
+                        quiet::<ConformApp>().set("cache.memory", "eviction", eviction);
+                    if let Some(max_size) = max_size {
+                        builder = builder.set("cache.memory", "max_size", max_size);
+                    }
+                    let app = builder.setup().unwrap();
+                    cement::testing::conformance::run_all(app.cache());
+                });
+            }
+        }
+    });
+}
+
 #[test]
 fn threads_share_the_app() {
     let app = quiet::<SeedApp>().setup().unwrap();

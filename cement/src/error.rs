@@ -143,9 +143,10 @@ pub enum Error {
     ValueTooLarge {
         /// The handler label.
         backend: &'static str,
-        /// The encoded size in bytes.
+        /// The encoded size in bytes (the memory handler: of key and value).
         size: usize,
-        /// The limit in bytes that cement checked (the handler's `max_value_size`).
+        /// The limit in bytes that cement checked (the handler's `max_value_size`; the memory
+        /// handler's largest entry, from its `max_size`).
         limit: usize,
         /// `true` when the server refused the item although it was within `limit`: the
         /// server's own item size limit is smaller than the configured `max_value_size`.
@@ -323,6 +324,13 @@ fn too_large_message(backend: &str, size: usize, limit: usize, by_server: bool) 
             "the {backend} server refused a cache value of {size} bytes as too large, although it is \
              within `max_value_size` ({limit} bytes): the server's own item size limit is smaller; \
              lower `max_value_size` to the server's limit (memcached: its -I option) or raise the server's"
+        )
+    } else if backend == "memory" {
+        // The embedded store has no `max_value_size`: its bound is what limits one entry.
+        format!(
+            "cache entry of {size} bytes (key and value) is larger than the memory cache keeps \
+             in one entry ({limit} bytes, a share of its `max_size`); store smaller values or \
+             raise `max_size` in [cache.memory]"
         )
     } else {
         format!(
