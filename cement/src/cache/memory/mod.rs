@@ -91,8 +91,11 @@ fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
 /// assert_eq!(cache.get("k")?, Some(b"v".to_vec()));
 /// # Ok::<(), cement::Error>(())
 /// ```
+///
+/// Non-exhaustive: a policy added later (as `s3fifo` was) is not a breaking change.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Eviction {
     /// quick_cache's policy (the default), a modified CLOCK-Pro close to S3-FIFO: a new entry
     /// stays if it is read again soon; keys seen once go first.
