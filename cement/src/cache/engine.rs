@@ -170,8 +170,14 @@ impl Engine {
     /// The entered `cache` span of a call; `None` (nothing built, entered or exited) when no
     /// subscriber takes `DEBUG`, which is what `debug_span!` checks first too.
     fn span(&self, op: Op, key: &str) -> Option<tracing::span::EnteredSpan> {
-        (tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current())
-            .then(|| self.span_of(op, key).entered())
+        self.traces().then(|| self.span_of(op, key).entered())
+    }
+
+    /// Whether a subscriber may want the `cache` spans (a debug level is enabled somewhere):
+    /// when none does, a call skips building its span and, on the async face, instrumenting
+    /// its future with it.
+    pub(super) fn traces(&self) -> bool {
+        tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current()
     }
 
     /// The `cache` span of a call, not entered (the async face instruments a future with it).
