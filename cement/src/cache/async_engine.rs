@@ -108,6 +108,7 @@ impl AsyncEngine {
     }
 
     /// The handler's async side, if it has one.
+    #[inline]
     fn native(&self) -> Option<&dyn AsyncCacheHandler> {
         self.engine.handler.as_async()
     }
@@ -209,6 +210,7 @@ impl AsyncEngine {
 
     /// The `cache` span of a call, or none (nothing built) when no subscriber takes `DEBUG`
     /// (`within!` then awaits the call as it is).
+    #[inline]
     fn span(&self, op: Op, key: &str) -> Span {
         match self.engine.traces() {
             true => self.engine.span_of(op, key),
@@ -218,6 +220,7 @@ impl AsyncEngine {
 
     /// `key`'s wire key, owned (a call's future holds it across its `.await`): in the future
     /// itself when it is sent as it is and short, else on the heap.
+    #[inline]
     fn wire(&self, key: &str) -> Result<Wire> {
         Wire::new(&self.engine.rules, &self.engine.prefix, key)
     }
@@ -437,6 +440,7 @@ struct Aligned([u8; INLINE]);
 
 impl Wire {
     /// `rules.wire_key(prefix, key)`, owned.
+    #[inline]
     fn new(rules: &KeyRules, prefix: &str, key: &str) -> Result<Wire> {
         let len = prefix.len() + key.len();
         if len <= INLINE && rules.passes(prefix, key) {
@@ -453,6 +457,7 @@ impl Wire {
 impl std::ops::Deref for Wire {
     type Target = str;
 
+    #[inline]
     fn deref(&self) -> &str {
         match self {
             // Two `str`s side by side are UTF-8, so this never falls back to "".
@@ -480,6 +485,7 @@ fn first<'k>(keys: &[&'k str]) -> &'k str {
 /// Whether the caller runs inside a tokio runtime. A task's id is set only while its runtime
 /// polls it (and that runtime is entered): a thread-local read, where asking for the handle
 /// clones the runtime's `Arc` (two atomic operations on a line all workers share, per call).
+#[inline]
 fn in_runtime() -> bool {
     tokio::task::try_id().is_some() || tokio::runtime::Handle::try_current().is_ok()
 }
