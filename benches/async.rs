@@ -12,6 +12,10 @@
 //!
 //! * `raw`: one `MultiplexedConnection` (cloned into each task), the command sent by hand with
 //!   the wire key and the encoded value ready-made;
+//! * `raw_json`: `raw`, plus what a typed caller of it would write by hand: the value decoded
+//!   from JSON into a `String` after a `GET` (the envelope's 3-byte header skipped), encoded
+//!   to JSON behind that header before a `SET`. Beside `raw`, never instead of it: the target
+//!   is against `raw`; this shows how much of the gap is the typed API's codec;
 //! * `raw_manager`: the same commands on a redis-rs `ConnectionManager` (the self-reconnecting
 //!   wrapper of a multiplexed connection the handler runs on), configured as the handler
 //!   configures its own: what the reconnecting wrapper costs;
@@ -63,6 +67,8 @@ mod support;
 
 const PREFIX: &str = "bench:";
 const KEY: &str = "user:1:profile";
+/// The envelope's header before a value's JSON (cement's codec: magic, version, codec).
+const HEADER: usize = 3;
 /// Calls per task in one batch of the interleaved comparison.
 const OPS: usize = 200;
 
@@ -235,6 +241,19 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> Fixture<C> {
                                     black_box(raw_get(&mut raw, wire).await);
                                 }
                                 (Variant::Raw, true) => raw_set(&mut raw, wire, encoded).await,
+                                (Variant::RawJson, false) => {
+                                    let bytes = raw_get(&mut raw, wire).await.expect("a value");
+                                    let value: String = serde_json::from_slice(&bytes[HEADER..])
+                                        .expect("a JSON string");
+                                    black_box(value);
+                                }
+                                (Variant::RawJson, true) => {
+                                    let mut bytes = Vec::with_capacity(128);
+                                    bytes.extend_from_slice(&encoded[..HEADER]);
+                                    serde_json::to_writer(&mut bytes, black_box(value))
+                                        .expect("JSON");
+                                    raw_set(&mut raw, wire, &bytes).await;
+                                }
                                 (Variant::RawManager, false) => {
                                     let manager = &mut manager.clone().expect("one server");
                                     black_box(raw_get(manager, wire).await);
@@ -287,6 +306,7 @@ fn sync_threads(cache: &cement::cache::Cache, set: bool, threads: usize, ops: us
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
     Raw,
+    RawJson,
     RawManager,
     Handler,
     AsyncCache,
@@ -297,6 +317,7 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::Raw => "raw",
+            Variant::RawJson => "raw_json",
             Variant::RawManager => "raw_manager",
             Variant::Handler => "handler",
             Variant::AsyncCache => "async_cache",
@@ -338,8 +359,9 @@ fn cpu_ns() -> u64 {
 }
 
 /// The variants on the tokio runtime, `raw` first (the ratios are to it).
-const ASYNC: [Variant; 4] = [
+const ASYNC: [Variant; 5] = [
     Variant::Raw,
+    Variant::RawJson,
     Variant::RawManager,
     Variant::Handler,
     Variant::AsyncCache,

@@ -297,3 +297,22 @@ impl AsyncCacheHandler for RedisCacheHandler {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every call boxes its future, at its full size: it once held the future that opens a
+    /// cluster or sentinel connection (3 KB, a `malloc` and a copy of that size per `GET`).
+    #[test]
+    fn a_calls_future_is_not_inflated_by_opening_a_connection() {
+        let handler = RedisCacheHandler::new(super::super::RedisSettings::default())
+            .expect("default settings");
+        let get = AsyncCacheHandler::get(&handler, "k");
+        let size = std::mem::size_of_val(&*get);
+        assert!(
+            size < 2048,
+            "a GET's future is {size} bytes: box the rare, large futures (connecting) inside it"
+        );
+    }
+}

@@ -242,8 +242,14 @@ impl AsyncSide {
             AsyncSide::Single(native) => native
                 .connection()
                 .map(|c| c.map(|c| (AsyncConn::Server(c), 0))),
+            // Opening a connection is a large future (a cluster's slot map, the sentinels'
+            // questions): boxed, and only when there is none, so that it does not make every
+            // call's future (and its box) that large.
             AsyncSide::Cluster { client, conn } => {
-                let opened = conn.get(|| client.get_async_connection()).await;
+                let opened = match conn.current() {
+                    Some(found) => found,
+                    None => Box::pin(conn.get(|| client.get_async_connection())).await,
+                };
                 opened.map(|c| c.map(|(c, g)| (AsyncConn::Cluster(c), g)))
             }
             AsyncSide::Sentinel {
@@ -251,7 +257,10 @@ impl AsyncSide {
                 config,
                 conn,
             } => {
-                let opened = conn.get(|| discover(sentinels, config)).await;
+                let opened = match conn.current() {
+                    Some(found) => found,
+                    None => Box::pin(conn.get(|| discover(sentinels, config))).await,
+                };
                 opened.map(|c| c.map(|(c, g)| (AsyncConn::Primary(c), g)))
             }
         }
@@ -373,6 +382,16 @@ impl<C: Clone> Lazy<C> {
             Slot::Open(conn) => Found::Open(conn.clone(), state.generation),
             Slot::Unopened => Found::Unopened(state.failures),
             Slot::Closed => Found::Closed,
+        }
+    }
+
+    /// The open connection, or `None` inside once closed, without waiting; `None` when
+    /// there is none yet ([`get`](Self::get) opens it).
+    fn current(&self) -> Option<Option<RedisResult<(C, u64)>>> {
+        match self.find() {
+            Found::Open(conn, generation) => Some(Some(Ok((conn, generation)))),
+            Found::Closed => Some(None),
+            Found::Unopened(_) => None,
         }
     }
 

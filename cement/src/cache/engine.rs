@@ -170,8 +170,15 @@ impl Engine {
     /// The entered `cache` span of a call; `None` (nothing built, entered or exited) when no
     /// subscriber takes `DEBUG`, which is what `debug_span!` checks first too.
     fn span(&self, op: Op, key: &str) -> Option<tracing::span::EnteredSpan> {
-        (tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current())
-            .then(|| self.span_of(op, key).entered())
+        self.traces().then(|| self.span_of(op, key).entered())
+    }
+
+    /// Whether a subscriber may want the `cache` spans (a debug level is enabled somewhere):
+    /// when none does, a call skips building its span and, on the async face, instrumenting
+    /// its future with it.
+    #[inline]
+    pub(super) fn traces(&self) -> bool {
+        tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current()
     }
 
     /// The `cache` span of a call, not entered (the async face instruments a future with it).
@@ -196,6 +203,7 @@ impl Engine {
 
     /// Counts a call of `op` and asks the circuit breaker: `Err` (counted as a failure of
     /// `op`) while it is open. Each call it lets through must be [`settle`](Self::settle)d.
+    #[inline]
     pub(super) fn admit(&self, op: Op) -> Result<()> {
         self.stats.call(op);
         let Some(breaker) = &self.policy.breaker else {
@@ -218,6 +226,7 @@ impl Engine {
 
     /// Records the outcome of a call that [`admit`](Self::admit) let through with the breaker
     /// and the counters.
+    #[inline]
     pub(super) fn settle<R>(&self, op: Op, outcome: Result<R>) -> Result<R> {
         if let Some(breaker) = &self.policy.breaker {
             breaker.record(&outcome);
@@ -251,16 +260,19 @@ impl Engine {
     }
 
     /// `on_read_error = "miss"`: reads that fail read as misses.
+    #[inline]
     pub(super) fn absorbs_read_errors(&self) -> bool {
         self.policy.on_read == OnRead::Miss
     }
 
     /// `on_write_error = "drop"`: writes that fail are dropped.
+    #[inline]
     pub(super) fn absorbs_write_errors(&self) -> bool {
         self.policy.on_write == OnWrite::Drop
     }
 
     /// `on_delete_error = "ignore"`: deletes that fail are ignored.
+    #[inline]
     pub(super) fn absorbs_delete_errors(&self) -> bool {
         self.policy.on_delete == OnDelete::Ignore
     }

@@ -152,12 +152,15 @@ impl Counters {
             .fold(0, u64::wrapping_add)
     }
 
+    #[inline]
     pub(crate) fn call(&self, op: Op) {
         self.add(1, |s| &s.calls[op as usize]);
     }
+    #[inline]
     pub(crate) fn error(&self, op: Op) {
         self.add(1, |s| &s.errors[op as usize]);
     }
+    #[inline]
     pub(crate) fn hit(&self, bytes: usize) {
         if let Some(index) = slot() {
             // One shard lookup for both counters of a hit.
@@ -173,6 +176,7 @@ impl Counters {
             shard.bytes_read.fetch_add(bytes as u64, Relaxed);
         }
     }
+    #[inline]
     pub(crate) fn miss(&self) {
         self.add(1, |s| &s.misses);
     }
