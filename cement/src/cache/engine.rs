@@ -153,15 +153,21 @@ impl Engine {
     /// The wire keys of a batch, all in one buffer (one allocation instead of one per key).
     pub(super) fn wire_keys<K: AsRef<str>>(
         &self,
-        keys: impl Iterator<Item = K>,
+        keys: impl Iterator<Item = K> + Clone,
     ) -> Result<WireKeys> {
-        let mut batch = WireKeys::default();
-        let mut one = String::new();
+        let keys = keys.into_iter();
+        let (count, text) = keys
+            .clone()
+            .fold((0, 0), |(n, len), key| (n + 1, len + key.as_ref().len()));
+        let mut batch = WireKeys {
+            // At their size, unless some key is mapped (one that is grows it).
+            text: String::with_capacity(text + count * self.prefix.len()),
+            ends: Vec::with_capacity(count),
+        };
         for key in keys {
-            self.rules
-                .write_wire_key(&self.prefix, key.as_ref(), &mut one)?;
             let start = batch.text.len();
-            batch.text.push_str(&one);
+            self.rules
+                .append_wire_key(&self.prefix, key.as_ref(), &mut batch.text)?;
             batch.ends.push((start, batch.text.len()));
         }
         Ok(batch)
@@ -265,12 +271,14 @@ impl Engine {
         self.policy.on_delete == OnDelete::Ignore
     }
 
+    /// Decodes a value the handler returned (the async face's `get`).
+    #[cfg(feature = "tokio")]
     pub(super) fn decode<T: DeserializeOwned>(
         &self,
         key: &str,
         bytes: Option<Vec<u8>>,
     ) -> Result<Option<T>> {
-        self.decoded(key, bytes.map(|b| (b.len(), codec::decode(&b))))
+        self.decoded(key, bytes.map(|b| (b.len(), codec::decode_owned(b))))
     }
 
     /// Counts and applies the decode policy to a value decoded from `len` bytes.
@@ -290,23 +298,34 @@ impl Engine {
                 Ok(Some(value))
             }
             Err(error) => {
-                stats.decode_error();
                 stats.miss();
-                if self.policy.on_decode == OnDecode::Raise {
-                    return Err(error.into_error::<T>(key, len));
-                }
-                // Neither the key nor the serde message (which can quote the value) is logged.
-                tracing::warn!(
-                    handler = self.label,
-                    key = %KeyLog { key, full: self.log_keys },
-                    kind = error.kind(),
-                    expected = std::any::type_name::<T>(),
-                    bytes = len,
-                    "undecodable cache value read as a miss"
-                );
-                Ok(None)
+                self.undecodable(key, len, error)
             }
         }
+    }
+
+    /// Counts a value that did not decode and applies the decode policy to it: the error, or
+    /// a miss (logged).
+    fn undecodable<T>(
+        &self,
+        key: &str,
+        len: usize,
+        error: codec::DecodeError,
+    ) -> Result<Option<T>> {
+        self.stats.decode_error();
+        if self.policy.on_decode == OnDecode::Raise {
+            return Err(error.into_error::<T>(key, len));
+        }
+        // Neither the key nor the serde message (which can quote the value) is logged.
+        tracing::warn!(
+            handler = self.label,
+            key = %KeyLog { key, full: self.log_keys },
+            kind = error.kind(),
+            expected = std::any::type_name::<T>(),
+            bytes = len,
+            "undecodable cache value read as a miss"
+        );
+        Ok(None)
     }
 
     pub(super) fn require(&self, supported: bool, operation: &'static str) -> Result<()> {
@@ -445,10 +464,20 @@ impl Engine {
                 .into(),
             });
         }
-        keys.iter()
-            .zip(values)
-            .map(|(key, bytes)| self.decode(key, bytes))
-            .collect()
+        // Counted once for the batch (and before an error returns), not key by key.
+        let mut read = Read::default();
+        // From `values` itself: where `Option<T>` has the layout of `Option<Vec<u8>>` (a
+        // `String`'s), the results take the place of the bytes, in the same allocation.
+        let decoded = values
+            .into_iter()
+            .zip(keys)
+            .map(|(bytes, key)| {
+                let value = bytes.map(|b| (b.len(), codec::decode_owned(b)));
+                read.decoded(self, key, value)
+            })
+            .collect();
+        read.count(&self.stats);
+        decoded
     }
 
     pub(super) fn set_many<V: Serialize>(&self, entries: &[(&str, V)]) -> Result<()> {
@@ -514,6 +543,44 @@ impl Engine {
         let value = compute().inspect_err(|_| self.stats.error(Op::Compute))?;
         self.set(key, &value, ttl)?;
         Ok(value)
+    }
+}
+
+/// What a batch read counted, added to the cache's counters once for the batch.
+#[derive(Default)]
+struct Read {
+    hits: u64,
+    misses: u64,
+    bytes: u64,
+}
+
+impl Read {
+    /// [`Engine::decoded`], tallied here instead of in the counters.
+    fn decoded<T>(
+        &mut self,
+        engine: &Engine,
+        key: &str,
+        decoded: Option<(usize, std::result::Result<T, codec::DecodeError>)>,
+    ) -> Result<Option<T>> {
+        match decoded {
+            None => {
+                self.misses += 1;
+                Ok(None)
+            }
+            Some((len, Ok(value))) => {
+                self.hits += 1;
+                self.bytes += len as u64;
+                Ok(Some(value))
+            }
+            Some((len, Err(error))) => {
+                self.misses += 1;
+                engine.undecodable(key, len, error)
+            }
+        }
+    }
+
+    fn count(&self, stats: &Counters) {
+        stats.read(self.hits, self.misses, self.bytes);
     }
 }
 
@@ -611,6 +678,43 @@ mod tests {
             .values()
             .map(|o| o.calls as usize)
             .sum()
+    }
+
+    #[test]
+    fn a_batch_counts_what_it_read_and_stops_at_a_raised_decode_error() {
+        for raise in [false, true] {
+            let engine = engine("memory", Box::new(MemoryCacheHandler::new(100)), |c, s| {
+                c.set(s, "on_decode_error", if raise { "raise" } else { "miss" });
+            });
+            let text = "a value that is a plain JSON string, longer than sixteen bytes";
+            engine.set("a", text, None).unwrap();
+            engine.set("b", "x", None).unwrap();
+            engine.set("n", &7u8, None).unwrap();
+            let stored = |key| engine.encode(key, text).unwrap().len() as u64;
+            let got = engine.get_many::<String>(&["a", "none", "b"]).unwrap();
+            assert_eq!(
+                got,
+                vec![Some(text.to_string()), None, Some("x".to_string())]
+            );
+            let stats = engine.stats.snapshot();
+            assert_eq!((stats.hits, stats.misses), (2, 1));
+            assert_eq!(stats.bytes_read, stored("a") + 6);
+            // "n" holds a number: not a String.
+            let outcome = engine.get_many::<String>(&["a", "n", "b"]);
+            let stats = engine.stats.snapshot();
+            assert_eq!(stats.decode_errors, 1);
+            if raise {
+                assert!(matches!(outcome, Err(Error::Codec { .. })), "{outcome:?}");
+                // "a" was read before the error, "b" never decoded.
+                assert_eq!((stats.hits, stats.misses), (3, 2));
+            } else {
+                assert_eq!(
+                    outcome.unwrap(),
+                    vec![Some(text.to_string()), None, Some("x".to_string())]
+                );
+                assert_eq!((stats.hits, stats.misses), (4, 2));
+            }
+        }
     }
 
     #[test]
