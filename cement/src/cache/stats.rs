@@ -173,6 +173,21 @@ impl Counters {
             shard.bytes_read.fetch_add(bytes as u64, Relaxed);
         }
     }
+    pub(crate) fn miss(&self) {
+        self.add(1, |s| &s.misses);
+    }
+    pub(crate) fn decode_error(&self) {
+        self.add(1, |s| &s.decode_errors);
+    }
+    pub(crate) fn written(&self, bytes: usize) {
+        self.add(bytes as u64, |s| &s.bytes_written);
+    }
+    pub(crate) fn breaker_rejection(&self) {
+        self.add(1, |s| &s.breaker_rejections);
+    }
+    pub(crate) fn absorbed(&self) {
+        self.add(1, |s| &s.errors_absorbed);
+    }
     /// A batch read's `hits` (of `bytes` in all) and `misses`, counted at once.
     pub(crate) fn read(&self, hits: u64, misses: u64, bytes: u64) {
         let count = |counter: &AtomicU64, n: u64, owned: bool| match (n, owned) {
@@ -190,21 +205,6 @@ impl Counters {
         count(&shard.hits, hits, owned);
         count(&shard.misses, misses, owned);
         count(&shard.bytes_read, bytes, owned);
-    }
-    pub(crate) fn miss(&self) {
-        self.add(1, |s| &s.misses);
-    }
-    pub(crate) fn decode_error(&self) {
-        self.add(1, |s| &s.decode_errors);
-    }
-    pub(crate) fn written(&self, bytes: usize) {
-        self.add(bytes as u64, |s| &s.bytes_written);
-    }
-    pub(crate) fn breaker_rejection(&self) {
-        self.add(1, |s| &s.breaker_rejections);
-    }
-    pub(crate) fn absorbed(&self) {
-        self.add(1, |s| &s.errors_absorbed);
     }
 
     pub(crate) fn snapshot(&self) -> CacheStats {
