@@ -466,16 +466,25 @@ impl Engine {
         }
         // Counted once for the batch (and before an error returns), not key by key.
         let mut read = Read::default();
-        // From `values` itself: where `Option<T>` has the layout of `Option<Vec<u8>>` (a
-        // `String`'s), the results take the place of the bytes, in the same allocation.
-        let decoded = values
-            .into_iter()
-            .zip(keys)
-            .map(|(bytes, key)| {
-                let value = bytes.map(|b| (b.len(), codec::decode_owned(b)));
-                read.decoded(self, key, value)
-            })
-            .collect();
+        let mut decode = |(bytes, key): (Option<Vec<u8>>, &&str)| {
+            let value = bytes.map(|b| (b.len(), codec::decode_owned(b)));
+            read.decoded(self, key, value)
+        };
+        let same_layout =
+            std::alloc::Layout::new::<Option<T>>() == std::alloc::Layout::new::<Option<Vec<u8>>>();
+        let decoded = if same_layout {
+            // The results take the place of the bytes, in the same allocation (std collects
+            // a `vec::IntoIter` in place where the layouts match, as a `String`'s does).
+            values.into_iter().zip(keys).map(decode).collect()
+        } else {
+            // Allocated at its size (collecting into a `Result` would start from empty).
+            let mut decoded = Vec::with_capacity(keys.len());
+            values
+                .into_iter()
+                .zip(keys)
+                .try_for_each(|pair| decode(pair).map(|value| decoded.push(value)))
+                .map(|()| decoded)
+        };
         read.count(&self.stats);
         decoded
     }
@@ -691,28 +700,29 @@ mod tests {
             engine.set("b", "x", None).unwrap();
             engine.set("n", &7u8, None).unwrap();
             let stored = |key| engine.encode(key, text).unwrap().len() as u64;
+            let strings = || vec![Some(text.to_string()), None, Some("x".to_string())];
             let got = engine.get_many::<String>(&["a", "none", "b"]).unwrap();
-            assert_eq!(
-                got,
-                vec![Some(text.to_string()), None, Some("x".to_string())]
-            );
+            assert_eq!(got, strings());
+            // A type of another layout than the bytes' (decoded into a vector of its own).
+            let numbers = engine.get_many::<u8>(&["n", "none"]).unwrap();
+            assert_eq!(numbers, vec![Some(7), None]);
             let stats = engine.stats.snapshot();
-            assert_eq!((stats.hits, stats.misses), (2, 1));
-            assert_eq!(stats.bytes_read, stored("a") + 6);
-            // "n" holds a number: not a String.
-            let outcome = engine.get_many::<String>(&["a", "n", "b"]);
+            assert_eq!((stats.hits, stats.misses), (3, 2));
+            assert_eq!(stats.bytes_read, stored("a") + 6 + 1);
+            // "n" holds a number, not a String; "a" is not a u8.
+            let strings_outcome = engine.get_many::<String>(&["a", "n", "b"]);
+            let numbers_outcome = engine.get_many::<u8>(&["n", "a", "n"]);
             let stats = engine.stats.snapshot();
-            assert_eq!(stats.decode_errors, 1);
+            assert_eq!(stats.decode_errors, 2);
             if raise {
-                assert!(matches!(outcome, Err(Error::Codec { .. })), "{outcome:?}");
-                // "a" was read before the error, "b" never decoded.
-                assert_eq!((stats.hits, stats.misses), (3, 2));
+                assert!(matches!(strings_outcome, Err(Error::Codec { .. })));
+                assert!(matches!(numbers_outcome, Err(Error::Codec { .. })));
+                // What was read before each error is counted; what follows is never decoded.
+                assert_eq!((stats.hits, stats.misses), (5, 4));
             } else {
-                assert_eq!(
-                    outcome.unwrap(),
-                    vec![Some(text.to_string()), None, Some("x".to_string())]
-                );
-                assert_eq!((stats.hits, stats.misses), (4, 2));
+                assert_eq!(strings_outcome.unwrap(), strings());
+                assert_eq!(numbers_outcome.unwrap(), vec![Some(7), None, Some(7)]);
+                assert_eq!((stats.hits, stats.misses), (7, 4));
             }
         }
     }
