@@ -15,6 +15,9 @@
 //! * `raw_with_generation`: the raw client sending what the default mode must send: a read of
 //!   a generation key pipelined before the key(s), in the same round trip — the floor of
 //!   `purge = "prefix"`, against which `cement` and `cement_handler` are also printed;
+//! * `raw_json`: the raw client as `raw_meta_client`, then serde_json into the same `String`
+//!   that `cement` returns (for `set`, serde_json of the value first): what a hand-written
+//!   typed call costs, printed beside the others (the ratios stay to `raw_meta_client`);
 //! * `raw_meta_client`: `memcache::exp::MetaClient` with bytes in and out.
 //!
 //! Two more groups answer other questions, all on the same server in the same run:
@@ -54,15 +57,18 @@ mod support;
 
 const KEYS: usize = 1000;
 const BATCH: usize = 100;
-const VARIANTS: [&str; 5] = [
+const VARIANTS: [&str; 6] = [
     "cement",
     "cement_handler",
     "cement_server_purge",
     "raw_with_generation",
+    "raw_json",
     "raw_meta_client",
 ];
 /// The index of `raw_with_generation` in [`VARIANTS`].
 const RAW_WITH_GENERATION: usize = 3;
+/// The index of `raw_json` in [`VARIANTS`].
+const RAW_JSON: usize = 4;
 /// The raw client's stand-in for the namespace generation key.
 const RAW_GENERATION: &str = "bench_raw#~gen";
 
@@ -155,6 +161,10 @@ impl Fixture {
                 let gets = [Get::new(RAW_GENERATION), Get::new(&self.raw_keys[k])];
                 drop(black_box(self.raw.run_many(gets).expect("raw get")));
             }
+            ("get", RAW_JSON) => {
+                let got = self.raw.get(&self.raw_keys[k]).send().expect("raw get");
+                drop(black_box(got.value.map(|v| from_json(&v))));
+            }
             ("get", _) => drop(black_box(
                 self.raw.get(&self.raw_keys[k]).send().expect("raw get"),
             )),
@@ -176,6 +186,15 @@ impl Fixture {
                     memcache::exp::Op::Get(Get::new(RAW_GENERATION)),
                 ];
                 drop(black_box(self.raw.run_batch(ops).expect("raw set")));
+            }
+            ("set", RAW_JSON) => {
+                let bytes = serde_json::to_vec(&self.value).expect("json");
+                drop(black_box(
+                    self.raw
+                        .set(&self.raw_keys[k], &bytes)
+                        .send()
+                        .expect("raw set"),
+                ));
             }
             ("set", _) => drop(black_box(
                 self.raw
@@ -209,6 +228,15 @@ impl Fixture {
                     .chain(self.raw_keys[b..b + BATCH].iter().map(Get::new));
                 drop(black_box(self.raw.run_many(gets).expect("raw get_many")));
             }
+            (_, RAW_JSON) => {
+                let gets = self.raw_keys[b..b + BATCH].iter().map(Get::new);
+                let results = self.raw.run_many(gets).expect("raw get_many");
+                let values: Vec<Option<String>> = results
+                    .into_iter()
+                    .map(|r| r.expect("raw get").value.map(|v| from_json(&v)))
+                    .collect();
+                drop(black_box(values));
+            }
             (_, _) => {
                 let gets = self.raw_keys[b..b + BATCH].iter().map(Get::new);
                 drop(black_box(self.raw.run_many(gets).expect("raw get_many")));
@@ -218,6 +246,12 @@ impl Fixture {
 }
 
 const OPS: [&str; 3] = ["get", "set", "get_many_100"];
+
+/// What a hand-written typed read does with the raw client's value (the JSON text alone): a
+/// serde_json decode into a `String`.
+fn from_json(bytes: &[u8]) -> String {
+    serde_json::from_slice(bytes).expect("a JSON string")
+}
 
 const COUNTER: &str = "hits";
 const RAW_COUNTER: &str = "bench_raw:hits";

@@ -12,7 +12,11 @@
 //! * `handler`: `RedisCacheHandler` through the byte-level `CacheHandler` trait (pool checkout,
 //!   error mapping; for `incr`, the counter script through `EVALSHA`): the handler's own
 //!   overhead;
-//! * `cache`: `app.cache()`, the typed facade (key prefix + JSON codec on top).
+//! * `cache`: `app.cache()`, the typed facade (key prefix + JSON codec on top);
+//! * `raw_json` (interleaved `get` and `get_many_100` only): the raw client's command, then
+//!   serde_json of each value (behind its envelope) into the same `String` that `cache`
+//!   returns: what a hand-written typed read costs. Printed beside `cache`; the ratios are
+//!   still to `raw`, bytes out.
 //!
 //! The groups `redis/batch_get_100`, `redis/batch_set_100` and `redis/batch_delete_100` compare,
 //! all through `app.cache()`, one batch call (`get_many`, `set_many`, `delete_many`: one `MGET`,
@@ -21,8 +25,8 @@
 //! Criterion measures the variants one after the other, so on a busy machine drift between them
 //! can exceed the differences being measured. After the criterion groups, the bench therefore
 //! also prints interleaved comparisons: batches of each variant in rotating order, many
-//! rounds, and the ratio of the medians (to `raw`; for the batch forms, the gain of the batch
-//! over the single calls). They are skipped with `--test` / `--list`.
+//! rounds, and the median of the per-round ratios of the time to `raw`'s (for the batch forms,
+//! the gain of the batch over the single calls). They are skipped with `--test` / `--list`.
 //!
 //! The groups `redis_cluster/get`, `redis_cluster/set` and `redis_cluster/get_many_100` run on
 //! a 3-primary Redis Cluster the bench starts (`redis-cli --cluster create`): `raw` is one
@@ -98,8 +102,8 @@ impl Fixture {
     }
 }
 
-/// One operation in its three variants: raw, handler, cache.
-type Variants<'a> = [(&'static str, Box<dyn FnMut() + 'a>); 3];
+/// One operation in its variants: raw, handler, cache (and for reads, raw_json).
+type Variants<'a> = Vec<(&'static str, Box<dyn FnMut() + 'a>)>;
 
 fn bench(c: &mut Criterion) {
     let mut f = Fixture::new();
@@ -283,7 +287,7 @@ fn interleaved() {
     let ops: Vec<(&str, Variants<'_>)> = vec![
         (
             "get",
-            [
+            vec![
                 (
                     "raw",
                     Box::new(|| drop(black_box(raw_get(&mut raw.borrow_mut(), wire_key)))),
@@ -296,11 +300,18 @@ fn interleaved() {
                     "cache",
                     Box::new(|| drop(black_box(cache.get::<String>(black_box(key)).expect("get")))),
                 ),
+                (
+                    "raw_json",
+                    Box::new(|| {
+                        let bytes = raw_get(&mut raw.borrow_mut(), wire_key);
+                        drop(black_box(bytes.map(|b| from_json(&b))))
+                    }),
+                ),
             ],
         ),
         (
             "set",
-            [
+            vec![
                 (
                     "raw",
                     Box::new(|| raw_set(&mut raw.borrow_mut(), wire_key, encoded)),
@@ -321,7 +332,7 @@ fn interleaved() {
         ),
         (
             "get_many_100",
-            [
+            vec![
                 (
                     "raw",
                     Box::new(|| drop(black_box(raw_mget(&mut raw.borrow_mut(), &wire_refs)))),
@@ -344,11 +355,22 @@ fn interleaved() {
                         ))
                     }),
                 ),
+                (
+                    "raw_json",
+                    Box::new(|| {
+                        let values = raw_mget(&mut raw.borrow_mut(), &wire_refs);
+                        let decoded: Vec<Option<String>> = values
+                            .into_iter()
+                            .map(|v| v.map(|b| from_json(&b)))
+                            .collect();
+                        drop(black_box(decoded))
+                    }),
+                ),
             ],
         ),
         (
             "incr",
-            [
+            vec![
                 (
                     "raw",
                     Box::new(|| {
@@ -375,29 +397,16 @@ fn interleaved() {
         ),
     ];
 
-    println!("\nredis/interleaved: median time per op over {ROUNDS} rounds of {BATCH}, and the ratio to raw");
+    println!("\nredis/interleaved: median time per op over {ROUNDS} rounds of {BATCH}, and the median per-round ratio of the time to raw's");
     for (name, mut variants) in ops {
-        let mut times: [Vec<f64>; 3] = Default::default();
-        for (_, run) in variants.iter_mut() {
-            (0..BATCH).for_each(|_| run()); // warm up
-        }
-        for round in 0..ROUNDS {
-            for j in 0..3 {
-                let i = (j + round) % 3; // rotate the order: no variant always goes first
-                let run = &mut variants[i].1;
-                let started = Instant::now();
-                (0..BATCH).for_each(|_| run());
-                times[i].push(started.elapsed().as_secs_f64() * 1e6 / BATCH as f64);
-            }
-        }
-        let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
-        let line: Vec<String> = variants
-            .iter()
-            .zip(&medians)
-            .map(|((label, _), m)| format!("{label} {m:.2} µs ({:.3}×)", m / medians[0]))
-            .collect();
-        println!("  {name:<13} {}", line.join("   "));
+        bench_support::interleave(name, ROUNDS, BATCH, &mut variants);
     }
+}
+
+/// What a hand-written typed read does with a value cement stored: serde_json of the payload
+/// behind the three-byte envelope, into a `String`.
+fn from_json(bytes: &[u8]) -> String {
+    serde_json::from_slice(bytes.get(3..).expect("an enveloped value")).expect("a JSON string")
 }
 
 /// One side of a batch comparison: runs once and returns the time of what it measures.

@@ -506,6 +506,10 @@ impl CacheHandler for MemcachedCacheHandler {
 
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
         keys.iter().try_for_each(|key| check_key(key))?;
+        if let [host] = self.hosts.as_slice() {
+            // One server: its answers are already in key order.
+            return host.get_many(&self.shared, keys);
+        }
         let mut values = vec![None; keys.len()];
         for (server, positions) in self.group(keys.iter().copied()).into_iter().enumerate() {
             if positions.is_empty() {

@@ -280,6 +280,165 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T
     }
 }
 
+/// Decodes stored bytes that the caller owns, as [`decode`] does, with one shortcut: a JSON
+/// string with nothing to unescape (the common cached `String`) becomes the asked type's
+/// `String` in the bytes' own buffer (serde's `visit_string`: the text moved to the front),
+/// not in a fresh allocation with the text copied in. Everything else, and any type that does
+/// not ask for a `String`, goes to serde_json over the same payload, so what decodes and every
+/// error are the same as [`decode`]'s.
+pub(crate) fn decode_owned<T: DeserializeOwned>(
+    mut bytes: Vec<u8>,
+) -> std::result::Result<T, DecodeError> {
+    // A `String` made of the bytes keeps their buffer's capacity: not for a buffer far larger.
+    if bytes.capacity() > 2 * bytes.len() + 64 || !is_plain_json_string(&bytes) {
+        return decode(&bytes);
+    }
+    T::deserialize(PlainJsonString { bytes: &mut bytes })
+        .map_err(|e| DecodeError::Mismatch(Box::new(e)))
+}
+
+/// Whether `bytes` are an uncompressed JSON value that is one string with no escape, quote or
+/// control character inside: its text is the bytes between the quotes (if they are UTF-8).
+fn is_plain_json_string(bytes: &[u8]) -> bool {
+    let [MAGIC, VERSION, JSON, b'"', body @ .., b'"'] = bytes else {
+        return false;
+    };
+    // Sixteen bytes at a time, each chunk checked whole (vector compares, no branch per byte);
+    // the last chunk ends where the text ends (overlapping the one before).
+    #[inline(always)]
+    fn special(chunk: &[u8; 16]) -> bool {
+        chunk.iter().fold(0u8, |seen, &b| {
+            seen | u8::from(b == b'"') | u8::from(b == b'\\') | u8::from(b < 0x20)
+        }) != 0
+    }
+    let Some(last) = body.len().checked_sub(16) else {
+        return !body.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+    };
+    let mut seen = false;
+    let mut at = 0;
+    while at < last {
+        seen |= body[at..].first_chunk::<16>().is_some_and(special);
+        at += 16;
+    }
+    !(seen || body[last..].first_chunk::<16>().is_some_and(special))
+}
+
+/// The deserializer of [`decode_owned`] for a value that [`is_plain_json_string`]: `String`s
+/// are made in place, the rest is serde_json's.
+struct PlainJsonString<'a> {
+    bytes: &'a mut Vec<u8>,
+}
+
+impl PlainJsonString<'_> {
+    /// The text between the quotes as a `String` in the same buffer, or `None` (the bytes
+    /// unchanged) if it is not UTF-8.
+    fn into_text(bytes: &mut Vec<u8>) -> Option<String> {
+        const OPEN: [u8; 4] = [MAGIC, VERSION, JSON, b'"'];
+        // Checked as UTF-8 where they are (the header blanked for it), then moved: the text
+        // is read once, before the move, while it is where its writer left it.
+        bytes[..OPEN.len()].fill(b' ');
+        match String::from_utf8(std::mem::take(bytes)) {
+            Ok(mut text) => {
+                text.pop(); // the closing quote
+                text.drain(..OPEN.len());
+                Some(text)
+            }
+            Err(e) => {
+                // Put back what was there: serde_json then reports it as it would have.
+                *bytes = e.into_bytes();
+                bytes[..OPEN.len()].copy_from_slice(&OPEN);
+                None
+            }
+        }
+    }
+}
+
+/// serde_json over `payload`, as `serde_json::from_slice` runs it (nothing may follow the value).
+fn with_json<'a, R>(
+    payload: &'a [u8],
+    f: impl FnOnce(
+        &mut serde_json::Deserializer<serde_json::de::SliceRead<'a>>,
+    ) -> serde_json::Result<R>,
+) -> serde_json::Result<R> {
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let value = f(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// The error serde_json gives when a visitor refuses a string of `len` payload bytes: the
+/// visitor's message with the position serde_json adds (just past the string). Got from
+/// serde_json itself, over a stand-in string of the same length.
+fn positioned(refusal: serde_json::Error, len: usize) -> serde_json::Error {
+    struct Refuse(serde_json::Error);
+    impl serde::de::Visitor<'_> for Refuse {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> std::result::Result<(), E> {
+            // A visitor's error is always a message (serde's `de::Error` constructors).
+            Err(E::custom(self.0))
+        }
+    }
+    let mut stand_in = vec![b'a'; len];
+    stand_in[0] = b'"';
+    stand_in[len - 1] = b'"';
+    match with_json(&stand_in, |de| {
+        serde::Deserializer::deserialize_string(de, Refuse(refusal))
+    }) {
+        Err(e) => e,
+        Ok(()) => serde::de::Error::custom("a string was refused"),
+    }
+}
+
+/// Forwards each `deserialize_*` to serde_json over the payload.
+macro_rules! forward_to_json {
+    ($($method:ident$(($($arg:ident: $ty:ty),*))?,)*) => {$(
+        fn $method<V: serde::de::Visitor<'a>>(self, $($($arg: $ty,)*)? visitor: V) -> serde_json::Result<V::Value> {
+            let bytes: &'a Vec<u8> = self.bytes;
+            with_json(&bytes[HEADER.len()..], |de| serde::Deserializer::$method(de, $($($arg,)*)? visitor))
+        }
+    )*};
+}
+
+impl<'a> serde::Deserializer<'a> for PlainJsonString<'a> {
+    type Error = serde_json::Error;
+
+    fn deserialize_string<V: serde::de::Visitor<'a>>(
+        self,
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        let len = self.bytes.len() - HEADER.len();
+        match Self::into_text(self.bytes) {
+            Some(text) => visitor.visit_string(text).map_err(|e| positioned(e, len)),
+            None => {
+                let bytes: &'a Vec<u8> = self.bytes;
+                with_json(&bytes[HEADER.len()..], |de| {
+                    serde::Deserializer::deserialize_string(de, visitor)
+                })
+            }
+        }
+    }
+
+    forward_to_json! {
+        deserialize_any, deserialize_bool, deserialize_i8, deserialize_i16, deserialize_i32,
+        deserialize_i64, deserialize_i128, deserialize_u8, deserialize_u16, deserialize_u32,
+        deserialize_u64, deserialize_u128, deserialize_f32, deserialize_f64, deserialize_char,
+        deserialize_str, deserialize_bytes, deserialize_byte_buf, deserialize_option,
+        deserialize_unit, deserialize_unit_struct(name: &'static str),
+        deserialize_newtype_struct(name: &'static str), deserialize_seq,
+        deserialize_tuple(len: usize), deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_map, deserialize_struct(name: &'static str, fields: &'static [&'static str]),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
+        deserialize_identifier, deserialize_ignored_any,
+    }
+
+    fn is_human_readable(&self) -> bool {
+        true
+    }
+}
+
 /// An LZ4 block with its length first; a length it cannot hold is refused before allocating.
 fn decompress(packed: &[u8]) -> std::result::Result<Vec<u8>, DecodeError> {
     let corrupt = |why: String| DecodeError::Foreign(format!("corrupt compressed value: {why}"));
@@ -455,6 +614,147 @@ mod tests {
             decode::<String>(&[MAGIC, VERSION, 9, b'1']),
             Err(DecodeError::Foreign(_))
         ));
+    }
+
+    /// `decode_owned` and `decode` of the same bytes: the same value, or errors of the same
+    /// kind and text.
+    fn same_as_decode<T>(bytes: &[u8])
+    where
+        T: DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let by_ref = decode::<T>(bytes);
+        let owned = decode_owned::<T>(bytes.to_vec());
+        match (&by_ref, &owned) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{bytes:?}"),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.kind(), b.kind(), "{bytes:?}");
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{bytes:?}");
+            }
+            _ => panic!("{bytes:?}: decode {by_ref:?}, decode_owned {owned:?}"),
+        }
+    }
+
+    fn enveloped(payload: &[u8]) -> Vec<u8> {
+        [&HEADER[..], payload].concat()
+    }
+
+    #[test]
+    fn owned_strings_are_made_in_their_own_buffer() {
+        let text = "a cached value of about sixty-four bytes, typical of a session!";
+        let bytes = encode("k", text).unwrap();
+        let start = bytes.as_ptr();
+        let decoded: String = decode_owned(bytes).unwrap();
+        assert_eq!(decoded, text);
+        assert_eq!(
+            decoded.as_ptr(),
+            start,
+            "the text was copied to a new buffer"
+        );
+        // Not in a buffer far larger than the value: that would be kept as the string's.
+        let mut roomy = Vec::with_capacity(4096);
+        roomy.extend_from_slice(&encode("k", text).unwrap());
+        let start = roomy.as_ptr();
+        let decoded: String = decode_owned(roomy).unwrap();
+        assert_eq!(decoded, text);
+        assert_ne!(decoded.as_ptr(), start);
+        assert!(decoded.capacity() < 4096);
+    }
+
+    #[derive(serde::Deserialize, PartialEq, Debug)]
+    enum Colour {
+        Red,
+    }
+
+    /// A type whose visitor takes a string from `deserialize_string` and refuses some.
+    #[derive(PartialEq, Debug)]
+    struct Even(String);
+
+    impl<'de> serde::Deserialize<'de> for Even {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct Visit;
+            impl serde::de::Visitor<'_> for Visit {
+                type Value = Even;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string of even length")
+                }
+                fn visit_str<E: serde::de::Error>(
+                    self,
+                    text: &str,
+                ) -> std::result::Result<Even, E> {
+                    self.visit_string(text.to_string())
+                }
+                fn visit_string<E: serde::de::Error>(
+                    self,
+                    text: String,
+                ) -> std::result::Result<Even, E> {
+                    if text.len().is_multiple_of(2) {
+                        Ok(Even(text))
+                    } else {
+                        Err(E::custom("odd length"))
+                    }
+                }
+            }
+            d.deserialize_string(Visit)
+        }
+    }
+
+    #[test]
+    fn owned_decoding_reads_and_refuses_as_decode_does() {
+        let cases: Vec<Vec<u8>> = vec![
+            enveloped(b"\"plain\""),
+            enveloped(b"\"\""),
+            enveloped(b"\"odd\""),
+            enveloped(b"\"Red\""),
+            enveloped(b"\"x\""),
+            enveloped(b"\"127.0.0.1\""),
+            enveloped("\"h\u{e9}llo w\u{f6}rld, a string longer than sixteen bytes\"".as_bytes()),
+            enveloped(b"\"esc\\\"aped\""),
+            enveloped(b"\"tab\there\""),
+            enveloped(b"\"not utf-8 \xff\xfe in a long enough string\""),
+            enveloped(b"\"\xc3\""),
+            enveloped(b"\"trailing\" "),
+            enveloped(b"\"a\"\"b\""),
+            enveloped(b"42"),
+            enveloped(b"[1,2]"),
+            b"12".to_vec(),
+            b"plain text".to_vec(),
+            vec![MAGIC, VERSION, JSON | COMPRESSED, b'"', b'"'],
+            vec![MAGIC, VERSION, MSGPACK, b'"', b'"'],
+        ];
+        for bytes in &cases {
+            same_as_decode::<String>(bytes);
+            same_as_decode::<Even>(bytes);
+            same_as_decode::<Colour>(bytes);
+            same_as_decode::<char>(bytes);
+            same_as_decode::<u64>(bytes);
+            same_as_decode::<Option<String>>(bytes);
+            same_as_decode::<Vec<u8>>(bytes);
+            same_as_decode::<std::net::IpAddr>(bytes);
+            same_as_decode::<serde_json::Value>(bytes);
+        }
+        // A refusal keeps the position serde_json gives it.
+        let err = decode_owned::<Even>(enveloped(b"\"odd\"")).unwrap_err();
+        assert!(
+            format!("{err:?}").contains(r#""odd length", line: 1, column: 5"#),
+            "{err:?}"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn owned_decoding_is_decoding(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            ascii in proptest::prelude::any::<bool>(),
+        ) {
+            // Text that is often plain (ASCII), or any bytes at all.
+            let body: Vec<u8> = if ascii { body.into_iter().map(|b| b % 0x80).collect() } else { body };
+            let bytes = enveloped(&[&b"\""[..], &body, b"\""].concat());
+            same_as_decode::<String>(&bytes);
+            same_as_decode::<Even>(&bytes);
+            same_as_decode::<char>(&bytes);
+        }
     }
 
     #[test]

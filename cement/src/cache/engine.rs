@@ -153,15 +153,21 @@ impl Engine {
     /// The wire keys of a batch, all in one buffer (one allocation instead of one per key).
     pub(super) fn wire_keys<K: AsRef<str>>(
         &self,
-        keys: impl Iterator<Item = K>,
+        keys: impl Iterator<Item = K> + Clone,
     ) -> Result<WireKeys> {
-        let mut batch = WireKeys::default();
-        let mut one = String::new();
+        let keys = keys.into_iter();
+        let (count, text) = keys
+            .clone()
+            .fold((0, 0), |(n, len), key| (n + 1, len + key.as_ref().len()));
+        let mut batch = WireKeys {
+            // At their size, unless some key is mapped (one that is grows it).
+            text: String::with_capacity(text + count * self.prefix.len()),
+            ends: Vec::with_capacity(count),
+        };
         for key in keys {
-            self.rules
-                .write_wire_key(&self.prefix, key.as_ref(), &mut one)?;
             let start = batch.text.len();
-            batch.text.push_str(&one);
+            self.rules
+                .append_wire_key(&self.prefix, key.as_ref(), &mut batch.text)?;
             batch.ends.push((start, batch.text.len()));
         }
         Ok(batch)
@@ -277,12 +283,14 @@ impl Engine {
         self.policy.on_delete == OnDelete::Ignore
     }
 
+    /// Decodes a value the handler returned (the async face's `get`).
+    #[cfg(feature = "tokio")]
     pub(super) fn decode<T: DeserializeOwned>(
         &self,
         key: &str,
         bytes: Option<Vec<u8>>,
     ) -> Result<Option<T>> {
-        self.decoded(key, bytes.map(|b| (b.len(), codec::decode(&b))))
+        self.decoded(key, bytes.map(|b| (b.len(), codec::decode_owned(b))))
     }
 
     /// Counts and applies the decode policy to a value decoded from `len` bytes.
@@ -302,23 +310,34 @@ impl Engine {
                 Ok(Some(value))
             }
             Err(error) => {
-                stats.decode_error();
                 stats.miss();
-                if self.policy.on_decode == OnDecode::Raise {
-                    return Err(error.into_error::<T>(key, len));
-                }
-                // Neither the key nor the serde message (which can quote the value) is logged.
-                tracing::warn!(
-                    handler = self.label,
-                    key = %KeyLog { key, full: self.log_keys },
-                    kind = error.kind(),
-                    expected = std::any::type_name::<T>(),
-                    bytes = len,
-                    "undecodable cache value read as a miss"
-                );
-                Ok(None)
+                self.undecodable(key, len, error)
             }
         }
+    }
+
+    /// Counts a value that did not decode and applies the decode policy to it: the error, or
+    /// a miss (logged).
+    fn undecodable<T>(
+        &self,
+        key: &str,
+        len: usize,
+        error: codec::DecodeError,
+    ) -> Result<Option<T>> {
+        self.stats.decode_error();
+        if self.policy.on_decode == OnDecode::Raise {
+            return Err(error.into_error::<T>(key, len));
+        }
+        // Neither the key nor the serde message (which can quote the value) is logged.
+        tracing::warn!(
+            handler = self.label,
+            key = %KeyLog { key, full: self.log_keys },
+            kind = error.kind(),
+            expected = std::any::type_name::<T>(),
+            bytes = len,
+            "undecodable cache value read as a miss"
+        );
+        Ok(None)
     }
 
     pub(super) fn require(&self, supported: bool, operation: &'static str) -> Result<()> {
@@ -457,10 +476,29 @@ impl Engine {
                 .into(),
             });
         }
-        keys.iter()
-            .zip(values)
-            .map(|(key, bytes)| self.decode(key, bytes))
-            .collect()
+        // Counted once for the batch (and before an error returns), not key by key.
+        let mut read = Read::default();
+        let mut decode = |(bytes, key): (Option<Vec<u8>>, &&str)| {
+            let value = bytes.map(|b| (b.len(), codec::decode_owned(b)));
+            read.decoded(self, key, value)
+        };
+        let same_layout =
+            std::alloc::Layout::new::<Option<T>>() == std::alloc::Layout::new::<Option<Vec<u8>>>();
+        let decoded = if same_layout {
+            // The results take the place of the bytes, in the same allocation (std collects
+            // a `vec::IntoIter` in place where the layouts match, as a `String`'s does).
+            values.into_iter().zip(keys).map(decode).collect()
+        } else {
+            // Allocated at its size (collecting into a `Result` would start from empty).
+            let mut decoded = Vec::with_capacity(keys.len());
+            values
+                .into_iter()
+                .zip(keys)
+                .try_for_each(|pair| decode(pair).map(|value| decoded.push(value)))
+                .map(|()| decoded)
+        };
+        read.count(&self.stats);
+        decoded
     }
 
     pub(super) fn set_many<V: Serialize>(&self, entries: &[(&str, V)]) -> Result<()> {
@@ -526,6 +564,44 @@ impl Engine {
         let value = compute().inspect_err(|_| self.stats.error(Op::Compute))?;
         self.set(key, &value, ttl)?;
         Ok(value)
+    }
+}
+
+/// What a batch read counted, added to the cache's counters once for the batch.
+#[derive(Default)]
+struct Read {
+    hits: u64,
+    misses: u64,
+    bytes: u64,
+}
+
+impl Read {
+    /// [`Engine::decoded`], tallied here instead of in the counters.
+    fn decoded<T>(
+        &mut self,
+        engine: &Engine,
+        key: &str,
+        decoded: Option<(usize, std::result::Result<T, codec::DecodeError>)>,
+    ) -> Result<Option<T>> {
+        match decoded {
+            None => {
+                self.misses += 1;
+                Ok(None)
+            }
+            Some((len, Ok(value))) => {
+                self.hits += 1;
+                self.bytes += len as u64;
+                Ok(Some(value))
+            }
+            Some((len, Err(error))) => {
+                self.misses += 1;
+                engine.undecodable(key, len, error)
+            }
+        }
+    }
+
+    fn count(&self, stats: &Counters) {
+        stats.read(self.hits, self.misses, self.bytes);
     }
 }
 
@@ -623,6 +699,44 @@ mod tests {
             .values()
             .map(|o| o.calls as usize)
             .sum()
+    }
+
+    #[test]
+    fn a_batch_counts_what_it_read_and_stops_at_a_raised_decode_error() {
+        for raise in [false, true] {
+            let engine = engine("memory", Box::new(MemoryCacheHandler::new(100)), |c, s| {
+                c.set(s, "on_decode_error", if raise { "raise" } else { "miss" });
+            });
+            let text = "a value that is a plain JSON string, longer than sixteen bytes";
+            engine.set("a", text, None).unwrap();
+            engine.set("b", "x", None).unwrap();
+            engine.set("n", &7u8, None).unwrap();
+            let stored = |key| engine.encode(key, text).unwrap().len() as u64;
+            let strings = || vec![Some(text.to_string()), None, Some("x".to_string())];
+            let got = engine.get_many::<String>(&["a", "none", "b"]).unwrap();
+            assert_eq!(got, strings());
+            // A type of another layout than the bytes' (decoded into a vector of its own).
+            let numbers = engine.get_many::<u8>(&["n", "none"]).unwrap();
+            assert_eq!(numbers, vec![Some(7), None]);
+            let stats = engine.stats.snapshot();
+            assert_eq!((stats.hits, stats.misses), (3, 2));
+            assert_eq!(stats.bytes_read, stored("a") + 6 + 1);
+            // "n" holds a number, not a String; "a" is not a u8.
+            let strings_outcome = engine.get_many::<String>(&["a", "n", "b"]);
+            let numbers_outcome = engine.get_many::<u8>(&["n", "a", "n"]);
+            let stats = engine.stats.snapshot();
+            assert_eq!(stats.decode_errors, 2);
+            if raise {
+                assert!(matches!(strings_outcome, Err(Error::Codec { .. })));
+                assert!(matches!(numbers_outcome, Err(Error::Codec { .. })));
+                // What was read before each error is counted; what follows is never decoded.
+                assert_eq!((stats.hits, stats.misses), (5, 4));
+            } else {
+                assert_eq!(strings_outcome.unwrap(), strings());
+                assert_eq!(numbers_outcome.unwrap(), vec![Some(7), None, Some(7)]);
+                assert_eq!((stats.hits, stats.misses), (7, 4));
+            }
+        }
     }
 
     #[test]

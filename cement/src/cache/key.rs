@@ -106,7 +106,17 @@ impl KeyRules {
         out: &mut String,
     ) -> crate::Result<()> {
         out.clear();
-        if self.passes(prefix, key) {
+        self.append_wire_key(prefix, key, out)
+    }
+
+    /// [`wire_key`](Self::wire_key) appended to `out`: a batch's keys share one buffer.
+    pub(crate) fn append_wire_key(
+        &self,
+        prefix: &str,
+        key: &str,
+        out: &mut String,
+    ) -> crate::Result<()> {
+        if *self == KeyRules::ANY || self.passes(prefix, key) {
             out.push_str(prefix);
             out.push_str(key);
         } else {
@@ -163,6 +173,11 @@ impl Default for KeyRules {
 /// Every byte is a visible, non-space character: ASCII graphic or part of a multi-byte UTF-8
 /// sequence, with Unicode whitespace and control characters excluded too.
 fn is_graphic(s: &str) -> bool {
+    if s.is_ascii() {
+        // The same test for ASCII, byte by byte: its whitespace and control characters are
+        // exactly the bytes up to `0x20` and `0x7f`.
+        return s.bytes().all(|b| b > b' ' && b != 0x7f);
+    }
     s.chars().all(|c| !c.is_whitespace() && !c.is_control())
 }
 
@@ -270,6 +285,21 @@ mod tests {
     fn marker_across_the_join_is_mapped() {
         let wire = KeyRules::MEMCACHED.wire_key("app#", "~x").unwrap();
         assert_ne!(wire, "app#~x");
+    }
+
+    #[test]
+    fn ascii_is_graphic_as_its_characters_are() {
+        for byte in 0..0x80u8 {
+            let c = char::from(byte);
+            let text = format!("key{c}");
+            assert_eq!(
+                is_graphic(&text),
+                !c.is_whitespace() && !c.is_control(),
+                "{byte:#x}"
+            );
+        }
+        assert!(!is_graphic("caf\u{e9}\u{a0}"));
+        assert!(is_graphic("caf\u{e9}"));
     }
 
     #[test]

@@ -192,6 +192,24 @@ impl Counters {
     pub(crate) fn absorbed(&self) {
         self.add(1, |s| &s.errors_absorbed);
     }
+    /// A batch read's `hits` (of `bytes` in all) and `misses`, counted at once.
+    pub(crate) fn read(&self, hits: u64, misses: u64, bytes: u64) {
+        let count = |counter: &AtomicU64, n: u64, owned: bool| match (n, owned) {
+            (0, _) => {}
+            // This thread is the only writer of its shard.
+            (_, true) => counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed),
+            (_, false) => {
+                counter.fetch_add(n, Relaxed);
+            }
+        };
+        let (shard, owned) = match slot() {
+            Some(index) => (&self.shards[index], true),
+            None => (&self.shards[SHARED], false),
+        };
+        count(&shard.hits, hits, owned);
+        count(&shard.misses, misses, owned);
+        count(&shard.bytes_read, bytes, owned);
+    }
 
     pub(crate) fn snapshot(&self) -> CacheStats {
         let ops = OPS
