@@ -221,6 +221,7 @@
 //! in threads and reads racing another process's commits (never going back), and an
 //! exclusive-mode writer.
 
+mod clock;
 mod config;
 mod error;
 mod open;
@@ -231,8 +232,7 @@ mod wal_index;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
@@ -247,13 +247,14 @@ pub use config::{
     Synchronous, DEFAULT_MAX_SIZE, DEFAULT_READ_CACHE_SIZE, FILE_NAME, SECTION,
 };
 
+use clock::Now;
 use error::{classify, code, BACKEND};
 use pool::{CheckoutError, Pool};
 use read_cache::{Lookup, ReadCache};
 use sql::{
-    evict_sql, CULL_EXPIRED, CULL_LIMIT, DELETE, EXISTS, FIND, FIND_COUNTER, FIND_WITH_STATE, GET,
-    GET_TOUCHING, GET_WITH_EXPIRY, INSERT, RESTAMP, REWRITE, STATE, STORED_WINDOW_US, TOTALS,
-    TOUCH,
+    evict_sql, next_prefix, returning_one, CULL_EXPIRED, CULL_LIMIT, DELETE, EXISTS, FIND,
+    FIND_COUNTER, FIND_WITH_STATE, GET, GET_TOUCHING, GET_WITH_EXPIRY, INSERT, RESTAMP, REWRITE,
+    STATE, STORED_WINDOW_US, TOTALS, TOUCH,
 };
 
 cement::register_extension!(
@@ -688,25 +689,6 @@ impl SqliteCacheHandler {
     }
 }
 
-/// Runs a statement that returns at most one row (`… RETURNING`) to its end, handing the row to
-/// `f`. The end matters for an autocommit write: SQLite runs its automatic checkpoint only when
-/// a step finishes the statement, not when a reset does (what `query_row` does after the first
-/// row), so a stream of such writes grew the WAL without bound (300 MB in seconds of
-/// `least-recently-used` hits in the bench; `benches/README.md`).
-fn returning_one<T>(
-    stmt: &mut rusqlite::Statement<'_>,
-    params: impl rusqlite::Params,
-    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<Option<T>> {
-    let mut rows = stmt.query(params)?;
-    let found = match rows.next()? {
-        Some(row) => Some(f(row)?),
-        None => None,
-    };
-    while rows.next()?.is_some() {}
-    Ok(found)
-}
-
 /// A counter's value: ASCII decimal digits, as memcached and redis store them.
 fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
     std::str::from_utf8(value)
@@ -723,19 +705,6 @@ fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
         })
 }
 
-/// The smallest byte string greater than every string that starts with `prefix`, or `None`
-/// when there is none (an empty prefix, or one of `0xFF` bytes only; UTF-8 has no `0xFF`).
-fn next_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 /// What the cull checks: the running totals and the earliest expiry.
 struct State {
     size: i64,
@@ -748,56 +717,6 @@ struct Found {
     rowid: i64,
     expire: Option<i64>,
     stored: i64,
-}
-
-/// The clock for one call: Unix milliseconds for expiry, and a Unix-microsecond stamp for the
-/// eviction order that grows strictly within this process (so two writes in one microsecond
-/// still have an order).
-struct Now {
-    ms: i64,
-    us: i64,
-}
-
-static LAST_STAMP: AtomicI64 = AtomicI64::new(0);
-
-impl Now {
-    /// Unix milliseconds only: what a read needs to tell expired rows (one clock read, no
-    /// stamp).
-    fn ms() -> i64 {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-    }
-
-    fn get() -> Now {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        let ms = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
-        let wall = i64::try_from(since.as_micros()).unwrap_or(i64::MAX);
-        let prev = LAST_STAMP.fetch_max(wall, Ordering::Relaxed);
-        let us = if prev >= wall {
-            LAST_STAMP.fetch_add(1, Ordering::Relaxed) + 1
-        } else {
-            wall
-        };
-        Now { ms, us }
-    }
-
-    /// The expiry column for `ttl` from now: whole milliseconds rounded up.
-    fn expiry(&self, ttl: Option<Duration>) -> Option<i64> {
-        ttl.map(|ttl| {
-            let ms = ttl.as_millis() + u128::from(!ttl.subsec_nanos().is_multiple_of(1_000_000));
-            self.ms
-                .saturating_add(i64::try_from(ms).unwrap_or(i64::MAX).max(1))
-        })
-    }
-
-    /// Whether a row with this expiry column is live now.
-    fn live(&self, expire: Option<i64>) -> bool {
-        expire.is_none_or(|at| at > self.ms)
-    }
 }
 
 impl CacheHandler for SqliteCacheHandler {
@@ -1048,31 +967,6 @@ impl CacheHandler for SqliteCacheHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn next_prefix_bounds_the_range() {
-        assert_eq!(next_prefix(b"app:"), Some(b"app;".to_vec()));
-        assert_eq!(next_prefix(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(next_prefix(b"\xff\xff"), None);
-        assert_eq!(next_prefix(b""), None);
-    }
-
-    #[test]
-    fn stamps_grow_strictly() {
-        let a = Now::get().us;
-        let b = Now::get().us;
-        assert!(b > a);
-    }
-
-    #[test]
-    fn ttls_round_up_to_whole_milliseconds() {
-        let now = Now { ms: 1000, us: 0 };
-        assert_eq!(now.expiry(Some(Duration::from_micros(1))), Some(1001));
-        assert_eq!(now.expiry(Some(Duration::from_millis(1500))), Some(2500));
-        assert_eq!(now.expiry(None), None);
-        assert_eq!(now.expiry(Some(Duration::MAX)), Some(i64::MAX));
-        assert!(now.live(None) && now.live(Some(1001)) && !now.live(Some(1000)));
-    }
 
     #[test]
     fn counters_are_digits() {

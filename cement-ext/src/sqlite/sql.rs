@@ -68,3 +68,48 @@ pub(super) fn evict_sql(column: &str, batch: i64) -> String {
          WHERE key IS NOT ?1 ORDER BY {column} LIMIT {batch})"
     )
 }
+
+/// Runs a statement that returns at most one row (`… RETURNING`) to its end, handing the row to
+/// `f`. The end matters for an autocommit write: SQLite runs its automatic checkpoint only when
+/// a step finishes the statement, not when a reset does (what `query_row` does after the first
+/// row), so a stream of such writes grew the WAL without bound (300 MB in seconds of
+/// `least-recently-used` hits in the bench; `benches/README.md`).
+pub(super) fn returning_one<T>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    let mut rows = stmt.query(params)?;
+    let found = match rows.next()? {
+        Some(row) => Some(f(row)?),
+        None => None,
+    };
+    while rows.next()?.is_some() {}
+    Ok(found)
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, or `None`
+/// when there is none (an empty prefix, or one of `0xFF` bytes only; UTF-8 has no `0xFF`).
+pub(super) fn next_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_prefix_bounds_the_range() {
+        assert_eq!(next_prefix(b"app:"), Some(b"app;".to_vec()));
+        assert_eq!(next_prefix(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(next_prefix(b"\xff\xff"), None);
+        assert_eq!(next_prefix(b""), None);
+    }
+}

@@ -1,5 +1,5 @@
 //! Reading SQLite's WAL-index header from the `-shm` file: the version token the read cache
-//! ([`super::read_cache`]) is validated against.
+//! (the `read_cache` module) is validated against.
 //!
 //! The format is SQLite's documented WAL-index (<https://www.sqlite.org/walformat.html>;
 //! `WalIndexHdr`, `walIndexTryHdr`, `walIndexWriteHdr` and `walChecksumBytes` in the bundled
@@ -33,6 +33,7 @@
 //! shared memory under them (SQLite's "how to corrupt" notes, section 2.2). One handle per
 //! `-shm` file (by device and inode) is opened per process and kept until it exits.
 
+#[cfg(unix)]
 use std::fs::File;
 #[cfg(unix)]
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -44,6 +45,7 @@ use std::sync::Mutex;
 pub(crate) const HEADER_LEN: usize = 48;
 
 /// `WALINDEX_MAX_VERSION`, the only `iVersion` SQLite writes or reads.
+#[cfg(unix)]
 const VERSION: u32 = 3_007_000;
 
 /// A validated header: equal bytes mean the database has not changed (no commit) between two
@@ -54,7 +56,7 @@ pub(crate) type Token = [u8; HEADER_LEN];
 /// byte-equal, `isInit` 1, `iVersion` 3007000 and `aCksum` the checksum of the first 40
 /// bytes. Anything else (a writer between the two copies, a file being initialised, another
 /// layout) is `None`.
-#[cfg_attr(not(unix), allow(dead_code))]
+#[cfg(unix)]
 pub(crate) fn validate(bytes: &[u8; 2 * HEADER_LEN]) -> Option<Token> {
     let (first, second) = bytes.split_at(HEADER_LEN);
     if first != second {
@@ -75,7 +77,7 @@ pub(crate) fn validate(bytes: &[u8; 2 * HEADER_LEN]) -> Option<Token> {
 
 /// `walChecksumBytes` in native byte order from a zero start: pairs of u32 words, each sum
 /// feeding the other. `bytes.len()` is a multiple of 8.
-#[cfg_attr(not(unix), allow(dead_code))]
+#[cfg(unix)]
 fn checksum(bytes: &[u8]) -> (u32, u32) {
     let (mut s1, mut s2) = (0u32, 0u32);
     for pair in bytes.chunks_exact(8) {
@@ -90,9 +92,12 @@ fn checksum(bytes: &[u8]) -> (u32, u32) {
 /// A read-only handle on one `-shm` file, kept open for the life of the process (see the
 /// module docs for why it is never closed).
 #[derive(Clone, Copy)]
-#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct WalIndex {
+    #[cfg(unix)]
     file: &'static File,
+    /// Elsewhere than on Unix there is no handle: `open` is always `None`.
+    #[cfg(not(unix))]
+    none: std::convert::Infallible,
 }
 
 /// Every `-shm` handle this process opened, by (device, inode): reused by later handlers on
@@ -150,7 +155,7 @@ impl WalIndex {
 
     #[cfg(not(unix))]
     pub(crate) fn read(&self) -> Option<Token> {
-        None
+        match self.none {}
     }
 }
 
