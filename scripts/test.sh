@@ -9,6 +9,8 @@ missing=()
 command -v memcached >/dev/null 2>&1 || [ -x /usr/bin/memcached ] || missing+=(memcached)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# unshare: the sqlite tests' read-only file system (a private mount namespace)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt-get)"
   sudo=""

@@ -6,7 +6,7 @@ use cement_ext::sqlite::{SqliteCacheHandler, SqliteSettings};
 
 use crate::support::sqlite::{app, settings, TempDir};
 
-fn setup_error(settings: SqliteSettings) -> String {
+pub(crate) fn setup_error(settings: SqliteSettings) -> String {
     match SqliteCacheHandler::new(settings) {
         Ok(handler) => panic!("accepted: {handler:?}"),
         Err(err) => {
@@ -120,16 +120,71 @@ fn an_unwritable_file() {
     let dir = TempDir::new("ro-file");
     SqliteCacheHandler::new(settings(&dir.db(), "x:")).unwrap();
     std::fs::set_permissions(dir.db(), std::fs::Permissions::from_mode(0o400)).unwrap();
-    // Root writes through permission bits; then there is nothing to see.
+    // Root writes through permission bits: for root the file is writable, so the setup
+    // succeeds (the read-only case for root is `a_read_only_file_system`).
     if std::fs::OpenOptions::new()
         .write(true)
         .open(dir.db())
         .is_ok()
     {
+        let handler = SqliteCacheHandler::new(settings(&dir.db(), "x:")).unwrap();
+        cement::cache::CacheHandler::set(&handler, "k", b"v", None).unwrap();
         return;
     }
     let msg = setup_error(settings(&dir.db(), "x:"));
     assert_has(&msg, &["cannot open", "for writing", "writable"]);
+}
+
+/// A read-only file system, for root too (whom permission bits do not stop): a child process
+/// in a private mount namespace (`unshare`, util-linux) sees the temporary directory as a
+/// read-only bind mount, and sets up a handler on the database that is there and on a path
+/// where none is yet. Each is a setup error naming the path; the database is left as it was.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_only_file_system() {
+    let dir = TempDir::new("ro-fs");
+    let existing = SqliteCacheHandler::new(settings(&dir.db(), "x:")).unwrap();
+    cement::cache::CacheHandler::set(&existing, "k", b"kept", None).unwrap();
+    cement::cache::CacheHandler::close(&existing).unwrap();
+    drop(existing);
+    let fresh = dir.path().join("fresh/cache.sqlite3");
+    let inner = crate::child_command(
+        "setup_errors",
+        &dir.db(),
+        &[("CHILD_FRESH", fresh.display().to_string())],
+    );
+    let remount =
+        r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@""#;
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "sh",
+        "-c",
+        remount,
+        "sh",
+    ])
+    .arg(dir.path())
+    .arg(inner.get_program())
+    .args(inner.get_args())
+    .stdout(std::process::Stdio::piped());
+    for (key, value) in inner.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    let child = cmd
+        .spawn()
+        .expect("run unshare (util-linux; apt-get install util-linux)");
+    let lines = crate::results(child);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let db = dir.db().display().to_string();
+    assert_has(&lines[0], &[&db, "for writing", "Read-only file system"]);
+    assert_has(&lines[1], &["fresh", "writable", "Read-only file system"]);
+    let again = SqliteCacheHandler::new(settings(&dir.db(), "x:")).unwrap();
+    let kept = cement::cache::CacheHandler::get(&again, "k").unwrap();
+    assert_eq!(kept.as_deref(), Some(&b"kept"[..]));
 }
 
 #[test]

@@ -193,6 +193,13 @@ fn child() {
                 println!("ack");
             }
         }
+        "setup_errors" => {
+            // Started on a read-only file system: each path's setup error, on one line.
+            for db in [db, std::path::PathBuf::from(var("CHILD_FRESH"))] {
+                let msg = errors::setup_error(support::sqlite::settings(&db, "x:"));
+                println!("result {}", msg.replace('\n', " "));
+            }
+        }
         other => panic!("unknown child role {other:?}"),
     }
 }
