@@ -238,7 +238,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use cement::cache::key::shorten;
-use cement::cache::{CacheHandler, Capabilities, HandlerSetup};
+use cement::cache::{parse_counter, CacheHandler, Capabilities, HandlerSetup};
 use cement::registry::HandlerContext;
 use cement::{Error, Result};
 
@@ -687,22 +687,6 @@ impl SqliteCacheHandler {
             Ok(Ok(next))
         })
     }
-}
-
-/// A counter's value: ASCII decimal digits, as memcached and redis store them.
-fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
-    std::str::from_utf8(value)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "the value under key {:?} is not a counter (an unsigned integer stored as ASCII digits, \
-                 up to {}); create counters with incr or set them to an unsigned integer",
-                shorten(key),
-                u64::MAX
-            ))
-        })
 }
 
 /// What the cull checks: the running totals and the earliest expiry.

@@ -54,6 +54,33 @@ pub(crate) use settings::CacheSettings;
 pub use setup::{HandlerContext, HandlerSetup};
 pub use stats::{CacheStats, OpStats};
 
+/// A stored counter's value: unsigned ASCII decimal digits, as memcached and redis store them
+/// and as [`CacheHandler::incr`] writes them. Anything else (empty, a sign, JSON, past
+/// `u64::MAX`) is [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the key:
+/// the error a handler's `incr`/`decr` gives for a value that is not a counter.
+///
+/// ```
+/// use cement::cache::parse_counter;
+///
+/// assert_eq!(parse_counter("hits", b"41")?, 41);
+/// assert!(parse_counter("hits", b"\"text\"").is_err());
+/// # Ok::<(), cement::Error>(())
+/// ```
+pub fn parse_counter(key: &str, value: &[u8]) -> crate::Result<u64> {
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            crate::Error::InvalidArgument(format!(
+                "the value under key {:?} is not a counter (an unsigned integer stored as ASCII digits, \
+                 up to {}); create counters with incr or set them to an unsigned integer",
+                key::shorten(key),
+                u64::MAX
+            ))
+        })
+}
+
 use crate::{Error, Result};
 
 /// A cache backend, working on bytes. Implement the four required methods; everything else has

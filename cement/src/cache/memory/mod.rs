@@ -66,20 +66,6 @@ pub struct MemoryCacheHandler {
     store: Store,
 }
 
-/// A counter's value: ASCII decimal digits, as memcached and redis store them.
-fn parse_counter(key: &str, value: &[u8]) -> Result<u64> {
-    std::str::from_utf8(value)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            crate::Error::InvalidArgument(format!(
-                "the value under key {:?} is not a counter (an unsigned integer); create counters with incr or set them to an integer",
-                crate::cache::key::shorten(key)
-            ))
-        })
-}
-
 /// Which entry the memory cache evicts when it is full: its section's `eviction` key.
 ///
 /// ```
@@ -261,7 +247,7 @@ impl MemoryCacheHandler {
         self.store.update(key, |current| {
             Ok(match current {
                 Some(bytes) => {
-                    new_value = f(parse_counter(key, bytes)?)?;
+                    new_value = f(crate::cache::parse_counter(key, bytes)?)?;
                     Change::Step(Arc::from(new_value.to_string().as_bytes()))
                 }
                 None => {
