@@ -244,7 +244,11 @@ impl Host {
 
     /// Reads the generation from a `mg <gen> v` result and remembers it; `None` on a miss.
     fn read_generation(&self, result: &OpResult) -> Result<Option<u64>> {
-        let get = self.get_result(result)?;
+        self.generation_of(self.get_result(result)?)
+    }
+
+    /// [`read_generation`](Self::read_generation) of a typed get result.
+    fn generation_of(&self, get: &GetResult) -> Result<Option<u64>> {
         if get.status != GetStatus::Hit {
             self.generation.store(0, Ordering::Relaxed);
             return Ok(None);
@@ -290,17 +294,17 @@ impl Host {
 
     fn get_chunk(&self, shared: &Shared, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
         let with_generation = shared.purge == PurgeMode::Prefix;
-        let mut ops = Vec::with_capacity(keys.len() + 1);
+        let mut gets = Vec::with_capacity(keys.len() + 1);
         if with_generation {
-            ops.push(Op::Get(Get::new(&shared.generation_key)));
+            gets.push(Get::new(&shared.generation_key));
         }
-        ops.extend(keys.iter().map(|key| Op::Get(Get::new(key))));
-        let mut results = self.run(shared, ops, None)?.into_iter();
+        gets.extend(keys.iter().map(Get::new));
+        let mut results = self.run_gets(shared, gets)?.into_iter();
         let expected = if with_generation {
             let first = results
                 .next()
                 .ok_or_else(|| unexpected(&self.errors, "missing replies"))?;
-            match self.read_generation(&first)? {
+            match self.generation_of(&first)? {
                 Some(generation) => stamp(generation),
                 // No generation: whatever is stored predates it, so every key is a miss.
                 None => return Ok(vec![None; keys.len()]),
@@ -308,19 +312,36 @@ impl Host {
         } else {
             SERVER_MODE_STAMP
         };
-        results
-            .map(|result| match result {
-                OpResult::Get(get) => {
-                    let current =
-                        get.status == GetStatus::Hit && get.client_flags.unwrap_or(0) == expected;
-                    Ok(if current {
-                        get.value.map(unpad_counter)
-                    } else {
-                        None
-                    })
+        Ok(results
+            .map(|get| {
+                let current =
+                    get.status == GetStatus::Hit && get.client_flags.unwrap_or(0) == expected;
+                if current {
+                    get.value.map(unpad_counter)
+                } else {
+                    None
                 }
-                _ => Err(unexpected(&self.errors, "expected a get result")),
             })
+            .collect())
+    }
+
+    /// Runs `gets` in one pipelined batch (one round trip), typed: the client's multiget
+    /// without the [`Op`] wrapping of [`run`](Self::run). The first failed get fails the batch.
+    fn run_gets(&self, shared: &Shared, gets: Vec<Get>) -> Result<Vec<GetResult>> {
+        let client = self.client(shared)?;
+        let fail = |e: memcache::exp::Error| self.fail(shared, &e, None);
+        if gets.len() == 1 {
+            // A lone command skips the batch machinery (opaque tokens and their checks).
+            return gets
+                .into_iter()
+                .map(|get| client.run(get).map_err(fail))
+                .collect();
+        }
+        client
+            .run_many(gets)
+            .map_err(fail)?
+            .into_iter()
+            .map(|r| r.map_err(fail))
             .collect()
     }
 

@@ -222,7 +222,12 @@ impl AsyncEngine {
     /// itself when it is sent as it is and short, else on the heap.
     #[inline]
     fn wire(&self, key: &str) -> Result<Wire> {
-        Wire::new(&self.engine.rules, &self.engine.prefix, key)
+        Wire::new(
+            &self.engine.rules,
+            &self.engine.prefix,
+            self.engine.prefix_is_plain,
+            key,
+        )
     }
 
     /// The wire key of `key` and `value` encoded (counted as written), owned, for a call that
@@ -439,11 +444,12 @@ enum Wire {
 struct Aligned([u8; INLINE]);
 
 impl Wire {
-    /// `rules.wire_key(prefix, key)`, owned.
+    /// `rules.wire_key(prefix, key)`, owned; `prefix_is_plain`: whether `prefix` is
+    /// [`plain_prefix`](super::key::plain_prefix).
     #[inline]
-    fn new(rules: &KeyRules, prefix: &str, key: &str) -> Result<Wire> {
+    fn new(rules: &KeyRules, prefix: &str, prefix_is_plain: bool, key: &str) -> Result<Wire> {
         let len = prefix.len() + key.len();
-        if len <= INLINE && rules.passes(prefix, key) {
+        if len <= INLINE && rules.passes_after(prefix, prefix_is_plain, key) {
             let mut bytes = Aligned([0; INLINE]);
             bytes.0[..prefix.len()].copy_from_slice(prefix.as_bytes());
             bytes.0[prefix.len()..len].copy_from_slice(key.as_bytes());
@@ -513,17 +519,18 @@ mod tests {
                 ("p:", long.as_str()),
                 ("", &long[..INLINE]),
             ] {
-                let wire = Wire::new(&rules, prefix, key).unwrap();
+                let plain = crate::cache::key::plain_prefix(prefix);
+                let wire = Wire::new(&rules, prefix, plain, key).unwrap();
                 let expected = rules.wire_key(prefix, key).unwrap();
                 assert_eq!(&*wire, &*expected, "{rules:?} {prefix:?} {key:?}");
             }
         }
         assert!(matches!(
-            Wire::new(&KeyRules::ANY, "p:", "user:1").unwrap(),
+            Wire::new(&KeyRules::ANY, "p:", true, "user:1").unwrap(),
             Wire::Inline(..)
         ));
         assert!(matches!(
-            Wire::new(&KeyRules::ANY, "p:", &long).unwrap(),
+            Wire::new(&KeyRules::ANY, "p:", true, &long).unwrap(),
             Wire::Heap(_)
         ));
     }

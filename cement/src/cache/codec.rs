@@ -334,19 +334,20 @@ impl PlainJsonString<'_> {
     /// unchanged) if it is not UTF-8.
     fn into_text(bytes: &mut Vec<u8>) -> Option<String> {
         const OPEN: [u8; 4] = [MAGIC, VERSION, JSON, b'"'];
-        // Checked as UTF-8 where they are (the header blanked for it), then moved: the text
-        // is read once, before the move, while it is where its writer left it.
-        bytes[..OPEN.len()].fill(b' ');
+        // Moved to the front, then checked as UTF-8 where it now lies: one pass over the text
+        // besides the move. `is_plain_json_string` saw the opening and closing quote.
+        let len = bytes.len() - OPEN.len() - 1;
+        bytes.copy_within(OPEN.len()..OPEN.len() + len, 0);
+        bytes.truncate(len);
         match String::from_utf8(std::mem::take(bytes)) {
-            Ok(mut text) => {
-                text.pop(); // the closing quote
-                text.drain(..OPEN.len());
-                Some(text)
-            }
+            Ok(text) => Some(text),
             Err(e) => {
                 // Put back what was there: serde_json then reports it as it would have.
-                *bytes = e.into_bytes();
-                bytes[..OPEN.len()].copy_from_slice(&OPEN);
+                let mut back = e.into_bytes();
+                back.resize(len + OPEN.len() + 1, b'"');
+                back.copy_within(..len, OPEN.len());
+                back[..OPEN.len()].copy_from_slice(&OPEN);
+                *bytes = back;
                 None
             }
         }

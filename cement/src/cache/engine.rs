@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::codec;
+use super::key;
 use super::policy::{is_backend_fault, OnDecode, OnDelete, OnRead, OnWrite, Policy};
 use super::redact::{loggable, KeyLog};
 use super::settings::CacheSettings;
@@ -29,6 +30,8 @@ pub(super) struct Engine {
     pub(super) handler: Box<dyn CacheHandler>,
     pub(super) label: &'static str,
     pub(super) prefix: String,
+    /// Whether `prefix` is [`key::plain_prefix`]: checked once here, not with every key.
+    pub(super) prefix_is_plain: bool,
     pub(super) default_ttl: Option<Duration>,
     pub(super) rules: KeyRules,
     pub(super) capabilities: Capabilities,
@@ -67,6 +70,7 @@ impl Engine {
         let _ = async_blocking_limit;
         Engine {
             rules: handler.key_rules(),
+            prefix_is_plain: key::plain_prefix(&prefix),
             capabilities: handler.capabilities(),
             #[cfg(feature = "tokio")]
             blocks: handler.blocks(),
@@ -139,7 +143,8 @@ impl Engine {
         }
         WIRE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buffer) => {
-                self.rules.write_wire_key(&self.prefix, key, &mut buffer)?;
+                self.rules
+                    .write_wire_key(&self.prefix, self.prefix_is_plain, key, &mut buffer)?;
                 let outcome = f(&buffer);
                 if buffer.capacity() > 4096 {
                     *buffer = String::new();
@@ -166,8 +171,12 @@ impl Engine {
         };
         for key in keys {
             let start = batch.text.len();
-            self.rules
-                .append_wire_key(&self.prefix, key.as_ref(), &mut batch.text)?;
+            self.rules.append_wire_key(
+                &self.prefix,
+                self.prefix_is_plain,
+                key.as_ref(),
+                &mut batch.text,
+            )?;
             batch.ends.push((start, batch.text.len()));
         }
         Ok(batch)
