@@ -17,7 +17,8 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use memcache::exp::{
-    Arithmetic, Delete, Get, GetResult, GetStatus, MetaClient, MutationStatus, Op, OpResult, Set,
+    Arithmetic, Delete, Get, GetResult, GetStatus, MetaClient, MutationStatus, Op, OpResult,
+    Router, Set,
 };
 
 use cement::Result;
@@ -36,6 +37,17 @@ const MAX_BATCH: usize = 128;
 
 /// Most value bytes in one pipelined batch of stores.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// The router of a host's client, which only ever has this host's server: the handler picks
+/// the server itself (`ring.rs`), so the client's default routing, which hashes every key and
+/// every server's name per key (two SipHashes a key), would be work for nothing.
+struct OneServer;
+
+impl Router for OneServer {
+    fn route(&self, _key: &[u8], _servers: &[String]) -> usize {
+        0
+    }
+}
 
 /// How often a store is repeated when the generation it stamped turns out to be stale.
 const STAMP_ATTEMPTS: usize = 3;
@@ -156,6 +168,7 @@ impl Host {
         }
         // Resolves the address (no connection yet: the client dials on first use).
         let client = MetaClient::builder()
+            .router(OneServer)
             .connect_timeout(Some(shared.connect_timeout))
             .io_timeout(Some(shared.response_timeout))
             .max_idle(shared.pool_size)
