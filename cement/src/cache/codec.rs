@@ -286,6 +286,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T
 /// not in a fresh allocation with the text copied in. Everything else, and any type that does
 /// not ask for a `String`, goes to serde_json over the same payload, so what decodes and every
 /// error are the same as [`decode`]'s.
+#[inline]
 pub(crate) fn decode_owned<T: DeserializeOwned>(
     mut bytes: Vec<u8>,
 ) -> std::result::Result<T, DecodeError> {
@@ -299,6 +300,7 @@ pub(crate) fn decode_owned<T: DeserializeOwned>(
 
 /// Whether `bytes` are an uncompressed JSON value that is one string with no escape, quote or
 /// control character inside: its text is the bytes between the quotes (if they are UTF-8).
+#[inline]
 fn is_plain_json_string(bytes: &[u8]) -> bool {
     let [MAGIC, VERSION, JSON, b'"', body @ .., b'"'] = bytes else {
         return false;

@@ -91,6 +91,7 @@ impl KeyRules {
 
     /// [`passes`](Self::passes), told whether `prefix` is [`plain_prefix`] (a cache checks its
     /// prefix once, not with every key).
+    #[inline]
     pub(crate) fn passes_after(&self, prefix: &str, prefix_is_plain: bool, key: &str) -> bool {
         if *self == KeyRules::ANY {
             return true;
@@ -133,6 +134,7 @@ impl KeyRules {
 
     /// [`wire_key`](Self::wire_key) appended to `out`: a batch's keys share one buffer.
     /// `prefix_is_plain`: whether `prefix` is [`plain_prefix`].
+    #[inline]
     pub(crate) fn append_wire_key(
         &self,
         prefix: &str,
