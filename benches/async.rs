@@ -29,11 +29,11 @@
 //!
 //! The criterion groups `async/get_1`, `async/get_64`, `async/set_1`, `async/set_64` time the
 //! variants one after the other. Loopback timing drifts on this VM more than the differences
-//! measured, so the bench then prints interleaved comparisons, as `benches/redis.rs` does:
-//! many rounds, each running every variant once in rotating order, and for each variant the
-//! median of its per-round ratio to `raw` (and the median throughput), and the CPU time the
-//! client side (this process: runtime workers, driver tasks) spent per call, which other load
-//! on the machine disturbs less than the throughput. They are skipped with
+//! measured, so the bench then prints interleaved comparisons, as `benches/redis.rs` does: many
+//! rounds, each running every variant once in a new order, and for each variant the
+//! median of its per-round ratio to `raw` (and the median throughput), and the CPU time the client
+//! side (this process: runtime workers, driver tasks) spent per call, which other load on the
+//! machine disturbs less than the throughput. They are skipped with
 //! `--test` / `--list`.
 //!
 //! Last, `async/blocking_pool` compares, for memcached and sqlite (whose handlers are sync:
@@ -458,7 +458,7 @@ fn interleaved() {
 fn interleave<C: ConnectionLike + Clone + Send + Sync + 'static>(name: &str, f: &Fixture<C>) {
     const ROUNDS: usize = 60;
     println!(
-        "\n{name}/interleaved: {ROUNDS} rounds, each variant once per round in rotating order; \
+        "\n{name}/interleaved: {ROUNDS} rounds, each variant once per round, in a new order; \
          median throughput, and the median of the per-round ratio to raw"
     );
     for (op, set) in [("get", false), ("set", true)] {
@@ -473,8 +473,8 @@ fn interleave<C: ConnectionLike + Clone + Send + Sync + 'static>(name: &str, f: 
             let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
             for round in 0..ROUNDS {
                 let mut this_round = vec![0.0; variants.len()];
-                for j in 0..variants.len() {
-                    let i = (j + round) % variants.len();
+                for i in bench_support::order(round, variants.len()) {
+                    f.batch(variants[i], set, tasks, 1); // untimed: see `bench_support::order`
                     let cpu_before = cpu_ns();
                     let elapsed = f.batch(variants[i], set, tasks, ops);
                     let used = cpu_ns().saturating_sub(cpu_before);

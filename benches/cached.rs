@@ -5,10 +5,10 @@
 //! hand-written `format!` of that key) measures the attribute itself; the digest row adds the
 //! default key's cost (JSON of the arguments, SHA-256), which a hand-written key does not pay.
 //!
-//! After the criterion group, the decisive comparison: the three variants interleaved
-//! (rotating order, many rounds; `bench_support::interleave`), printing each one's median time
-//! per call and the median per-round ratio of its time to the hand-written one's. Skipped
-//! under `--test` / `--list`.
+//! After the criterion group, the decisive comparison: the three variants interleaved (a new order
+//! every round, many rounds; `bench_support::interleave`), printing each one's median time per call
+//! and the median per-round ratio of its time to the hand-written one's. Skipped under `--test` /
+//! `--list`.
 
 mod bench_support;
 

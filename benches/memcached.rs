@@ -33,8 +33,9 @@
 //! virtual machine, switch between a fast and a slow mode (measured here: ~20 µs and ~60 µs,
 //! depending on where the scheduler puts the server thread), so rows timed a few seconds apart
 //! can differ by more than the client's cost. The bench therefore ends with a *paired*
-//! comparison: the variants are interleaved in rounds (120 of 100 calls; 300 of 20 `get_many` calls) and the median of the
-//! per-round ratios to the raw client is printed (`memcached/paired ...`); that is the figure
+//! comparison: the variants are interleaved in rounds (120 of 100 calls; 300 of 20
+//! `get_many` calls), in a new order each round and each block after one untimed call, and the
+//! median of the per-round ratios to the raw client is printed (`memcached/paired ...`); that is the figure
 //! to quote. Likewise for the batch forms (`memcached/paired batch ...`: the median per-round
 //! ratio of the N single calls to the one batch call) and for `incr`.
 
@@ -435,8 +436,8 @@ fn paired_incr(fixture: &Fixture) {
     let mut times = vec![Vec::with_capacity(ROUNDS); INCR_VARIANTS.len()];
     for round in 0..ROUNDS {
         let mut per_call = [0.0f64; INCR_VARIANTS.len()];
-        for slot in 0..INCR_VARIANTS.len() {
-            let variant = (slot + round) % INCR_VARIANTS.len();
+        for variant in bench_support::order(round, INCR_VARIANTS.len()) {
+            fixture.incr(variant); // untimed: the variant before used another connection
             let started = Instant::now();
             for _ in 0..CALLS {
                 fixture.incr(variant);
@@ -498,9 +499,12 @@ fn paired(fixture: &Fixture) {
         let mut i = 0;
         for round in 0..rounds {
             let mut per_call = [0.0f64; VARIANTS.len()];
-            for slot in 0..VARIANTS.len() {
-                // Rotate the order so that no variant always runs first.
-                let variant = (slot + round) % VARIANTS.len();
+            // A new order every round, so that no variant always follows the same one, and
+            // one untimed call before each timed block: a variant right after one on its own
+            // connection would otherwise run warm (see `bench_support::order`).
+            for variant in bench_support::order(round, VARIANTS.len()) {
+                i += 1;
+                fixture.call(op, variant, i);
                 let started = Instant::now();
                 for _ in 0..calls {
                     i += 1;

@@ -3,8 +3,8 @@
 //! values, in one run; plus the setup time of a minimal app.
 //!
 //! `cargo bench --bench memory`. Criterion prints each variant's time per operation; the
-//! framework's extra work is the key prefix and the serde codec. After the criterion groups,
-//! the decisive comparison: the same variants interleaved (rotating order, many rounds; see
+//! framework's extra work is the key prefix and the serde codec. After the criterion groups, the
+//! decisive comparison: the same variants interleaved (a new order every round, many rounds; see
 //! `bench_support::interleave`), printing the median per-round ratio of `cement`'s ops/s to
 //! each variant's. Skipped under `--test` / `--list`.
 

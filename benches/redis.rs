@@ -24,7 +24,7 @@
 //!
 //! Criterion measures the variants one after the other, so on a busy machine drift between them
 //! can exceed the differences being measured. After the criterion groups, the bench therefore
-//! also prints interleaved comparisons: batches of each variant in rotating order, many
+//! also prints interleaved comparisons: batches of each variant in a new order every round, many
 //! rounds, and the median of the per-round ratios of the time to `raw`'s (for the batch forms,
 //! the gain of the batch over the single calls). They are skipped with `--test` / `--list`.
 //!
@@ -649,8 +649,8 @@ fn bench_cluster(c: &mut Criterion) {
     group.finish();
 }
 
-/// The cluster's interleaved comparison: `raw` and `cache` alternate in rotating order, and
-/// each round's ratio (cache time / raw time) goes into the median.
+/// The cluster's interleaved comparison: `raw` and `cache` alternate (each first every other
+/// round), and each round's ratio (cache time / raw time) goes into the median.
 fn interleaved_cluster() {
     const ROUNDS: usize = 150;
     let f = ClusterFixture::new();

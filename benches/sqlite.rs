@@ -20,7 +20,7 @@
 //! `read_cache_size = 0`), whose every `get` runs raw's statement.
 //!
 //! After the criterion groups, the bench prints interleaved comparisons (the three variants in
-//! rotating order, many rounds, the ratio of the medians to `raw`), which a busy machine
+//! a new order every round, many rounds, the ratio of the medians to `raw`), which a busy machine
 //! disturbs less than criterion's one-after-the-other rows. Skipped with `--test` / `--list`.
 //! The last block has the shape of `benches/diskcache_anchor.py` (Python diskcache, run right
 //! after the bench for the comparison) and the floor of a write.
@@ -344,8 +344,8 @@ const ROUNDS: usize = 60;
 
 type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
-/// The three variants of each operation in rotating order, `ROUNDS` rounds of `BATCH` calls;
-/// prints each variant's median time per call and its ratio to `raw`.
+/// The three variants of each operation in a new order every round, `ROUNDS` rounds of `BATCH`
+/// calls; prints each variant's median time per call and its ratio to `raw`.
 fn interleaved() {
     let f = Fixture::new();
     let cache = f.app.cache().clone();
@@ -468,8 +468,8 @@ fn threaded_get() {
     );
 }
 
-/// `ROUNDS` rounds of `BATCH` calls of each variant in rotating order; prints the medians per
-/// call and their ratio to the first variant.
+/// `ROUNDS` rounds of `BATCH` calls of each variant in a new order every round; prints the medians
+/// per call and their ratio to the first variant.
 fn report(name: &str, variants: Vec<Variant<'_>>) {
     report_rounds(name, variants, false)
 }
@@ -479,8 +479,8 @@ fn report(name: &str, variants: Vec<Variant<'_>>) {
 fn report_rounds(name: &str, mut variants: Vec<Variant<'_>>, best: bool) {
     let mut times = vec![Vec::with_capacity(ROUNDS); variants.len()];
     for round in 0..ROUNDS {
-        for i in 0..variants.len() {
-            let v = (i + round) % variants.len();
+        for v in bench_support::order(round, variants.len()) {
+            (variants[v].1)(); // untimed: see `bench_support::order`
             let started = Instant::now();
             for _ in 0..BATCH {
                 (variants[v].1)();
