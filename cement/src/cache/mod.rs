@@ -56,7 +56,7 @@ pub use stats::{CacheStats, OpStats};
 
 /// A stored counter's value: unsigned ASCII decimal digits, as memcached and redis store them
 /// and as [`CacheHandler::incr`] writes them. Anything else (empty, a sign, JSON, past
-/// `u64::MAX`) is [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the key:
+/// `u64::MAX`) is [`Error::InvalidArgument`] naming the key:
 /// the error a handler's `incr`/`decr` gives for a value that is not a counter.
 ///
 /// ```
